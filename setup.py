@@ -1,0 +1,40 @@
+"""Packaging for the intercepting proxy suite (mitmdump, mitmproxy, pathod, pathoc).
+
+Console scripts are added here as each tool lands; until then the packages import and
+test on their own.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="mitmproxy-suite",
+    version="0.18.0",
+    description="An intercepting proxy suite for HTTP/1, HTTP/2 and WebSocket in the "
+    "tradition of mitmproxy 0.18",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["netlib", "netlib.*", "libmproxy", "libmproxy.*",
+                                    "libpathod", "libpathod.*", "mitmproxy", "pathod"]),
+    install_requires=[
+        "pyOpenSSL>=24.0",
+        "cryptography>=42.0",
+        "h2>=4.1,<5",
+        "hyperframe>=6.0,<7",
+        "hpack>=4.0,<5",
+        "brotli>=1.1",
+        "passlib>=1.7",
+        "pyparsing>=3.1,<4",
+        "ruamel.yaml>=0.18",
+        "urwid>=2.6",
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=8.0",
+            "pytest-xdist>=3.5",
+            "pytest-cov>=5.0",
+            "pytest-timeout>=2.3",
+            "requests>=2.31",
+        ],
+    },
+    entry_points={"console_scripts": []},
+)
