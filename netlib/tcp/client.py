@@ -1,0 +1,136 @@
+"""TCPClient: the proxy's connection to a server (or pathoc's to pathod).
+
+It records what a flow reports about its server connection: when the connection started,
+when TCP and TLS were set up, the address actually connected to, the certificate the server
+showed, the SNI sent and the protocol ALPN agreed on.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import time
+from typing import Any, Sequence
+
+from OpenSSL import SSL
+
+from netlib import certutils, exceptions
+from netlib.tcp import tls
+from netlib.tcp.address import Address
+from netlib.tcp.connection import DEFAULT_TIMEOUT, Connection
+from netlib.tcp.verify import ChainVerifier, match_hostname
+
+__all__ = ["TCPClient"]
+
+
+def _sni_bytes(sni: str) -> bytes | None:
+    """The SNI to send, or None: RFC 6066 forbids IP literals in server_name."""
+    try:
+        ipaddress.ip_address(sni.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    try:
+        return sni.encode("idna")
+    except UnicodeError:
+        return sni.encode("ascii", "replace")
+
+
+class TCPClient(Connection):
+    """A connection to ``address``, optionally from ``source_address``."""
+
+    def __init__(self, address: Address | tuple, source_address: Address | tuple | None = None,
+                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        super().__init__(None, Address.wrap(address), timeout)
+        self.source_address = Address.wrap(source_address) if source_address else None
+        self.ip_address: Address | None = None
+        self.sni: str | None = None
+        self.cert: certutils.SSLCert | None = None
+        self.server_certs: list[certutils.SSLCert] = []
+        self.ssl_verification_error: str | None = None
+        self.timestamp_start: float | None = None
+        self.timestamp_tcp_setup: float | None = None
+        self.timestamp_ssl_setup: float | None = None
+
+    def connect(self) -> None:
+        """Open the TCP connection. Raises AddressException (name does not resolve),
+        TcpTimeout, or TcpException naming the address and the reason."""
+        self.timestamp_start = time.time()
+        source = self.source_address.address if self.source_address else None
+        try:
+            sock = socket.create_connection(self.address.address, self.timeout, source)
+        except socket.gaierror as e:
+            raise exceptions.AddressException(
+                f"cannot resolve {self.address.host}: {e.strerror or e}") from e
+        except TimeoutError as e:
+            raise exceptions.TcpTimeout(f"connecting to {self.address}: timed out") from e
+        except OSError as e:
+            raise exceptions.TcpException(
+                f"Error connecting to {self.address}: {e.strerror or e}") from e
+        self._attach(sock)
+        self.ip_address = Address.wrap(sock.getpeername())
+        self.source_address = Address.wrap(sock.getsockname())
+        self.timestamp_tcp_setup = time.time()
+
+    def convert_to_ssl(
+        self,
+        sni: str | None = None,
+        alpn_protos: Sequence[bytes] | None = None,
+        cert: Any = None,
+        key: Any = None,
+        verify_upstream: bool = False,
+        ca_path: str | os.PathLike | None = None,
+        ca_pemfile: str | os.PathLike | None = None,
+        *,
+        method: int = SSL.TLS_CLIENT_METHOD,
+        options: int = tls.DEFAULT_OPTIONS,
+        min_version: int | None = None,
+        max_version: int | None = None,
+        cipher_list: str | None = None,
+    ) -> None:
+        """Start TLS: send ``sni``, offer ``alpn_protos``, present ``cert`` if asked.
+
+        With ``verify_upstream`` the server's chain must lead to a CA in ``ca_pemfile`` or
+        ``ca_path`` (certifi's bundle if neither) and the certificate must name ``sni``
+        (or the host connected to); otherwise InvalidCertificateException says why, and
+        ``ssl_verification_error`` keeps the reason. Other failures raise TlsException.
+        """
+        verifier = ChainVerifier() if verify_upstream else None
+        context = tls.create_client_context(
+            method=method, options=options, min_version=min_version, max_version=max_version,
+            cipher_list=cipher_list, alpn_protos=alpn_protos, cert=cert, key=key,
+            verify=verifier, ca_path=ca_path, ca_pemfile=ca_pemfile,
+        )
+        ssl_connection = SSL.Connection(context, None)
+        ssl_connection.set_connect_state()
+        self.sni = sni
+        if sni:
+            name = _sni_bytes(sni)
+            if name:
+                ssl_connection.set_tlsext_host_name(name)
+        try:
+            self._start_tls(ssl_connection)
+        except exceptions.TlsException as e:
+            if verifier is not None and verifier.error is not None:
+                self.ssl_verification_error = verifier.error
+                raise exceptions.InvalidCertificateException(
+                    f"certificate verification failed: {verifier.error}") from e
+            raise
+        chain = ssl_connection.get_peer_cert_chain(as_cryptography=True) or []
+        self.server_certs = [certutils.SSLCert(c) for c in chain]
+        peer = ssl_connection.get_peer_certificate(as_cryptography=True)
+        self.cert = certutils.SSLCert(peer) if peer is not None else None
+        if verify_upstream:
+            try:
+                if peer is None:
+                    raise exceptions.InvalidCertificateException(
+                        "the server presented no certificate")
+                match_hostname(peer, sni or self.address.host)
+            except exceptions.InvalidCertificateException as e:
+                self.ssl_verification_error = str(e)
+                raise
+        self.ssl_established = True
+        self.timestamp_ssl_setup = time.time()
+
+    def __repr__(self) -> str:
+        return f"<TCPClient {self.address}{' (TLS)' if self.ssl_established else ''}>"

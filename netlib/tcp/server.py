@@ -1,0 +1,284 @@
+"""TCPServer (the accept loop, one thread per connection) and BaseHandler (one accepted client).
+
+Thread rules (DESIGN.md, thread hygiene):
+
+- ``serve_forever`` runs the accept loop in the caller's thread. It blocks in ``select`` on
+  the listening socket and on one end of a socket pair; ``shutdown`` writes to the other end.
+  No polling tick, so an idle server uses no CPU, and shutdown is immediate.
+- Each accepted connection gets one thread, named after the client it serves. It ends when
+  ``handle_client_connection`` returns; the socket is closed then, whatever happened.
+- The number of connection threads is bounded: above ``max_connections`` a new connection
+  is closed at once and logged, instead of the process failing to start a thread.
+- An exception in a handler is logged with its traceback and ends that connection only.
+- ``shutdown`` also wakes the connection threads (a read on a shut-down socket returns EOF)
+  and waits for them, so nothing outlives the server.
+"""
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+import threading
+import time
+from typing import Any, Callable, NamedTuple
+
+from OpenSSL import SSL
+
+from netlib import certutils, exceptions
+from netlib.tcp import tls
+from netlib.tcp.address import Address
+from netlib.tcp.connection import DEFAULT_TIMEOUT, Connection, configure_socket
+
+__all__ = ["TCPServer", "BaseHandler", "CertKey", "DEFAULT_MAX_CONNECTIONS"]
+
+log = logging.getLogger(__name__)
+
+# Connection threads allowed at once. Each thread costs a stack (8 MiB of address space,
+# little of it resident) and two sockets; a few hundred concurrent clients is far beyond
+# what an interactive proxy sees, and the bound keeps a flood from exhausting the process.
+DEFAULT_MAX_CONNECTIONS = 500
+
+# The listen backlog: connections the kernel queues while the accept loop is busy.
+LISTEN_BACKLOG = 128
+
+# How long shutdown waits for connection threads to notice their socket was shut down.
+SHUTDOWN_JOIN_TIMEOUT = 5.0
+
+
+class CertKey(NamedTuple):
+    """What an SNI callback returns to switch certificates (a CertStoreEntry fits)."""
+    cert: Any
+    privatekey: Any
+    chain_file: str | None = None
+
+
+SniCallback = Callable[[str | None], "CertKey | tuple | None"]
+
+
+def _decode_server_name(name: bytes | None) -> str | None:
+    if name is None:
+        return None
+    try:
+        return name.decode("idna")
+    except UnicodeError:
+        return name.decode("ascii", "backslashreplace")
+
+
+class BaseHandler(Connection):
+    """An accepted client connection. Subclasses implement ``handle``."""
+
+    def __init__(self, connection: socket.socket, address: Address | tuple,
+                 server: "TCPServer | None", timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        super().__init__(connection, Address.wrap(address), timeout)
+        self.server = server
+        self.clientcert: certutils.SSLCert | None = None
+        self.sni: str | None = None
+        self.timestamp_ssl_setup: float | None = None
+
+    def convert_to_ssl(
+        self,
+        cert: Any,
+        key: Any,
+        chain_file: str | None = None,
+        handle_sni: SniCallback | None = None,
+        alpn_select: tls.AlpnSelect | None = None,
+        request_client_cert: bool = False,
+        cipher_list: str | None = None,
+        *,
+        method: int = SSL.TLS_SERVER_METHOD,
+        options: int = tls.DEFAULT_SERVER_OPTIONS,
+        min_version: int | None = None,
+        max_version: int | None = None,
+    ) -> None:
+        """Serve TLS with ``cert``/``key``, reading any bytes already peeked from rfile first.
+
+        ``handle_sni(name)`` is called with the server name the client sent (also kept in
+        ``self.sni``) and may return ``(cert, key, chain_file)`` to serve a different
+        certificate; the other settings stay as given here. ``alpn_select(offers)`` picks
+        the protocol. With ``request_client_cert`` the client's certificate, if any, ends
+        up in ``self.clientcert``.
+        """
+        def make_context(cert: Any, key: Any, chain_file: str | None) -> SSL.Context:
+            return tls.create_server_context(
+                cert, key, chain_file=chain_file, method=method, options=options,
+                min_version=min_version, max_version=max_version, cipher_list=cipher_list,
+                alpn_select=alpn_select, request_client_cert=request_client_cert,
+                sni_callback=on_sni,
+            )
+
+        sni_errors: list[Exception] = []
+
+        def on_sni(ssl_connection: SSL.Connection) -> None:
+            # pyOpenSSL prints and swallows exceptions from this callback, so keep them
+            # and report them below as the reason the handshake failed.
+            try:
+                self.sni = _decode_server_name(ssl_connection.get_servername())
+                if handle_sni is not None:
+                    replacement = handle_sni(self.sni)
+                    if replacement is not None:
+                        ssl_connection.set_context(make_context(*CertKey(*replacement)))
+            except Exception as e:
+                sni_errors.append(e)
+                raise
+
+        ssl_connection = SSL.Connection(make_context(cert, key, chain_file), None)
+        ssl_connection.set_accept_state()
+        try:
+            self._start_tls(ssl_connection)
+        except exceptions.TlsException as e:
+            if sni_errors:
+                raise exceptions.TlsException(
+                    f"TLS handshake: SNI callback failed for {self.sni!r}: {sni_errors[0]}"
+                ) from sni_errors[0]
+            raise
+        peer = ssl_connection.get_peer_certificate(as_cryptography=True)
+        self.clientcert = certutils.SSLCert(peer) if peer is not None else None
+        self.ssl_established = True
+        self.timestamp_ssl_setup = time.time()
+
+    def handle(self) -> None:  # pragma: no cover - subclasses provide it
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.address}{' (TLS)' if self.ssl_established else ''}>"
+
+
+class TCPServer:
+    """Listens on ``address`` (port 0: any free port; ``self.address`` tells which)."""
+
+    def __init__(self, address: Address | tuple, *,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        address = Address.wrap(address)
+        self.max_connections = max_connections
+        self.timeout = timeout
+        family = socket.AF_INET6 if address.use_ipv6 else socket.AF_INET
+        self.socket = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.socket.bind(address.address)
+            self.socket.listen(LISTEN_BACKLOG)
+        except OSError as e:
+            self.socket.close()
+            raise exceptions.TcpException(f"cannot listen on {address}: {e.strerror or e}") from e
+        # Non-blocking: accept only after select said so, and a client that connected and
+        # reset in between must not block the loop.
+        self.socket.setblocking(False)
+        self.address = Address.wrap(self.socket.getsockname())
+        self._wakeup_recv, self._wakeup_send = socket.socketpair()
+        self._wakeup_recv.setblocking(False)
+        self._wakeup_send.setblocking(False)
+        self._lock = threading.Lock()
+        self._connections: dict[threading.Thread, socket.socket] = {}
+        self._shutdown_requested = False
+        self._loop_done = threading.Event()
+        self._loop_done.set()
+        self._closed = False
+
+    # --- the accept loop ---------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Accept connections until ``shutdown``; returns then (at once if it already ran)."""
+        if self._shutdown_requested:
+            return
+        self._loop_done.clear()
+        selector = selectors.DefaultSelector()
+        try:
+            selector.register(self.socket, selectors.EVENT_READ)
+            selector.register(self._wakeup_recv, selectors.EVENT_READ)
+            while not self._shutdown_requested:
+                for key, _ in selector.select():
+                    if key.fileobj is self.socket and not self._shutdown_requested:
+                        self._accept()
+        finally:
+            selector.close()
+            self._loop_done.set()
+
+    def _accept(self) -> None:
+        try:
+            sock, client_address = self.socket.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError as e:
+            log.warning("%s: accept failed: %s", self.address, e)
+            return
+        configure_socket(sock, self.timeout)
+        peer = Address.wrap(client_address)
+        thread = threading.Thread(
+            target=self._serve_connection, args=(sock, client_address),
+            name=f"{type(self).__name__} {self.address}: connection from {peer}", daemon=True,
+        )
+        with self._lock:
+            if len(self._connections) >= self.max_connections:
+                refused = True
+            else:
+                refused = False
+                self._connections[thread] = sock
+        if refused:
+            log.warning("%s: refusing connection from %s: %d connections already open",
+                        self.address, peer, self.max_connections)
+            sock.close()
+            return
+        try:
+            thread.start()
+        except RuntimeError as e:  # the OS would not give us a thread
+            log.error("%s: cannot serve %s: %s", self.address, peer, e)
+            with self._lock:
+                self._connections.pop(thread, None)
+            sock.close()
+
+    def _serve_connection(self, sock: socket.socket, client_address: Any) -> None:
+        try:
+            self.handle_client_connection(sock, client_address)
+        except Exception:
+            self.handle_error(sock, client_address)
+        finally:
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover - close does not fail on a valid socket
+                pass
+            with self._lock:
+                self._connections.pop(threading.current_thread(), None)
+
+    # --- for subclasses ----------------------------------------------------------------
+
+    def handle_client_connection(self, connection: socket.socket, client_address: Any) -> None:
+        """Serve one client; runs in the connection's own thread."""
+        raise NotImplementedError
+
+    def handle_error(self, connection: socket.socket, client_address: Any) -> None:
+        """Called inside ``except`` when a handler raised: log it, keep serving."""
+        log.exception("%s: error serving %s", self.address, Address.wrap(client_address))
+
+    # --- stopping ----------------------------------------------------------------------
+
+    @property
+    def connection_count(self) -> int:
+        with self._lock:
+            return len(self._connections)
+
+    def shutdown(self, join_timeout: float = SHUTDOWN_JOIN_TIMEOUT) -> None:
+        """Stop accepting, wake every connection thread, and wait for all of them.
+
+        Safe to call from any thread, more than once, and before ``serve_forever``.
+        """
+        self._shutdown_requested = True
+        try:
+            self._wakeup_send.send(b"\0")
+        except OSError:
+            pass  # already closed, or the wake-up byte is already pending
+        self._loop_done.wait()
+        with self._lock:
+            connections = list(self._connections.items())
+        for _thread, sock in connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its thread
+        deadline = time.monotonic() + join_timeout
+        for thread, _sock in connections:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if not self._closed:
+            self._closed = True
+            for sock in (self.socket, self._wakeup_recv, self._wakeup_send):
+                sock.close()
