@@ -22,6 +22,7 @@ setup(
         "hyperframe>=6.0,<7",
         "hpack>=4.0,<5",
         "brotli>=1.1",
+        "certifi",
         "passlib>=1.7",
         "pyparsing>=3.1,<4",
         "ruamel.yaml>=0.18",

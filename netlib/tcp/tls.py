@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Sequence
 
+import certifi
+
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
@@ -155,7 +157,8 @@ def create_client_context(
     else:
         context.set_verify(SSL.VERIFY_PEER, verify)
         if ca_path is None and ca_pemfile is None:
-            ca_pemfile = _default_ca_bundle()
+            # certifi's bundle, as 0.18 used: the same trust store on every platform.
+            ca_pemfile = certifi.where()
         try:
             context.load_verify_locations(
                 os.fspath(ca_pemfile) if ca_pemfile is not None else None,
@@ -165,14 +168,6 @@ def create_client_context(
                 f"cannot load trusted CAs from {ca_pemfile or ca_path}: {tls_reason(e)}") from e
     return context
 
-
-def _default_ca_bundle() -> str | None:
-    """certifi's bundle if installed (what 0.18 used), else OpenSSL's default paths."""
-    try:
-        import certifi
-    except ImportError:  # pragma: no cover - certifi is a dependency; this is the fallback
-        return None
-    return certifi.where()
 
 
 def create_server_context(
