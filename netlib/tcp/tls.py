@@ -16,7 +16,6 @@ import os
 from typing import Any, Callable, Sequence
 
 import certifi
-
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
