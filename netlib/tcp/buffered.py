@@ -68,7 +68,9 @@ class Reader:
     # --- reading ---
 
     def _take(self, n: int) -> bytes:
-        data = bytes(self._buf[:n])
+        # Through a memoryview the slice is copied once, not twice (bytearray slice + bytes).
+        with memoryview(self._buf) as view:
+            data = bytes(view[:n])
         del self._buf[:n]
         return data
 
@@ -115,9 +117,17 @@ class Reader:
     def readsome(self, n: int = RECV_SIZE) -> bytes:
         """Between 1 and ``n`` bytes, whatever is at hand (one recv if nothing is
         buffered); b"" only at end of stream. For relaying data of unknown length."""
-        if not self._buf and not self._fill():
+        if self._buf:
+            return self._take(min(n, len(self._buf)))
+        if self._eof:
             return b""
-        return self._take(min(n, len(self._buf)))
+        # Nothing buffered: hand over what recv gives without a trip through the buffer.
+        data = self._recv(n)
+        if not data:
+            self._eof = True
+        elif self.first_byte_timestamp is None:
+            self.first_byte_timestamp = time.time()
+        return data
 
     def readuntil(self, delimiter: bytes, limit: int) -> bytes:
         """Bytes up to and including ``delimiter``, at most ``limit`` of them.

@@ -178,7 +178,7 @@ VALID_KEY = rsa.generate_private_key(65537, 1024).private_bytes(
      b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "invalid or encrypted"),
     (VALID_KEY + b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
      "invalid certificate"),
-])
+], ids=["garbage", "undecodable-key", "undecodable-certificate"])
 def test_damaged_ca_file_is_reported_by_name(tmp_path, content, message):
     (tmp_path / "mitmproxy-ca.pem").write_bytes(content)
     with pytest.raises(CertificateException, match=message) as info:
