@@ -16,12 +16,18 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, NamedTuple
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from libmproxy import exceptions
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
 
-__all__ = ["Channel", "Event"]
+__all__ = ["ASK", "Channel", "Event", "EventPolicy", "SKIP", "TELL"]
+
+# What ``Channel.hook`` does with an event (the values of an EventPolicy).
+ASK = "ask"  # queue it and wait for the answer: a handler may change, hold or kill it
+TELL = "tell"  # queue it and go on: every handler only observes (read-only)
+SKIP = "skip"  # nobody handles it: do not queue it at all
+POLICY_ACTIONS = (ASK, TELL, SKIP)
 
 
 class Event(NamedTuple):
@@ -36,6 +42,56 @@ class Event(NamedTuple):
     reply: Reply | DummyReply
 
 
+class EventPolicy:
+    """Event name -> ASK | TELL | SKIP, shared by a master and all its channels.
+
+    The master replaces the whole table at once (``set``), so a connection thread reading
+    it never sees half an update: reading one dict entry is atomic in CPython and the dict
+    itself is never mutated after it is published.
+    """
+
+    def __init__(self, actions: Mapping[str, str] | None = None, default: str = ASK) -> None:
+        self.default = _check_action("default", default)
+        self._actions: dict[str, str] = {}
+        if actions:
+            self.set(actions)
+
+    def set(self, actions: Mapping[str, str]) -> None:
+        """Replace the table. Raises ValueError naming a bad action."""
+        table = {name: _check_action(name, action) for name, action in actions.items()}
+        self._actions = table
+
+    def update(self, actions: Mapping[str, str]) -> None:
+        """Change some entries, keeping the others."""
+        self.set({**self._actions, **actions})
+
+    def action(self, mtype: str) -> str:
+        return self._actions.get(mtype, self.default)
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self._actions)
+
+    @classmethod
+    def from_handlers(cls, asked: Iterable[str] = (), told: Iterable[str] = (),
+                      everything_else: str = SKIP) -> EventPolicy:
+        """A policy for a master whose handlers are known: ``asked`` events are asked,
+        ``told`` ones (observed only) told, all others get ``everything_else``."""
+        actions = {name: TELL for name in told}
+        actions.update({name: ASK for name in asked})
+        return cls(actions, default=everything_else)
+
+    def __repr__(self) -> str:
+        return f"<EventPolicy default={self.default} {self._actions}>"
+
+
+def _check_action(name: str, action: str) -> str:
+    if action not in POLICY_ACTIONS:
+        raise ValueError(
+            f"invalid event policy for {name!r}: {action!r} (expected one of "
+            f"{', '.join(POLICY_ACTIONS)})")
+    return action
+
+
 class Channel:
     """The connection-thread end of the master's event queue.
 
@@ -45,10 +101,12 @@ class Channel:
     """
 
     def __init__(self, q: queue.Queue, should_exit: threading.Event,
-                 pending: PendingReplies | None = None) -> None:
+                 pending: PendingReplies | None = None,
+                 policy: EventPolicy | None = None) -> None:
         self.q = q
         self.should_exit = should_exit
         self.pending = PendingReplies() if pending is None else pending
+        self.policy = EventPolicy() if policy is None else policy
 
     def ask(self, mtype: str, obj: Any) -> Any:
         """Put the event on the master's queue and block until it is answered.
@@ -68,3 +126,18 @@ class Channel:
     def tell(self, mtype: str, obj: Any) -> None:
         """Put the event on the master's queue and return at once."""
         self.q.put(Event(mtype, obj, DummyReply()))
+
+    def hook(self, mtype: str, obj: Any) -> Any:
+        """Deliver a hook event as the policy says; return what the connection goes on with.
+
+        ASK: the master's answer (``obj`` unless a handler acked with another value), or
+        ``Kill``. TELL and SKIP: ``obj`` at once; with TELL the master's handlers see the
+        same object the thread keeps using, so they must only read it.
+        """
+        action = self.policy.action(mtype)
+        if action == SKIP:
+            return obj
+        if action == TELL:
+            self.tell(mtype, obj)
+            return obj
+        return self.ask(mtype, obj)

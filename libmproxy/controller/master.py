@@ -14,9 +14,9 @@ import logging
 import queue
 import threading
 import traceback
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from libmproxy.controller.channel import Channel
+from libmproxy.controller.channel import Channel, EventPolicy
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
 
 __all__ = ["Master", "handler", "Server"]
@@ -78,6 +78,7 @@ class Master:
         self.event_queue: queue.Queue = queue.Queue()
         self.should_exit = threading.Event()
         self.pending = PendingReplies()
+        self.event_policy = EventPolicy()
         self.servers: list[Server] = []
         self._threads: list[threading.Thread] = []
         self._shutdown_lock = threading.Lock()
@@ -86,7 +87,15 @@ class Master:
 
     def make_channel(self) -> Channel:
         """A channel onto this master's queue, whose waiting threads shutdown releases."""
-        return Channel(self.event_queue, self.should_exit, self.pending)
+        return Channel(self.event_queue, self.should_exit, self.pending, self.event_policy)
+
+    def set_event_policy(self, actions: Mapping[str, str], default: str | None = None) -> None:
+        """Say per event whether the proxy asks ("ask"), tells ("tell") or skips ("skip") it
+        (see channel.EventPolicy); events not named get ``default`` (unchanged if None).
+        Applies at once to every channel this master made, before or after."""
+        if default is not None:
+            self.event_policy.default = EventPolicy(default=default).default
+        self.event_policy.set(actions)
 
     def add_server(self, server: Server) -> None:
         """Connect ``server`` to this master; ``start()`` runs its accept loop."""

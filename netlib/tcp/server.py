@@ -179,9 +179,12 @@ class TCPServer:
 
     def serve_forever(self) -> None:
         """Accept connections until ``shutdown``; returns then (at once if it already ran)."""
-        if self._shutdown_requested:
-            return
-        self._loop_done.clear()
+        # Checked and marked under the lock, so a concurrent shutdown either sees the loop
+        # running (and waits for it) or makes it return here, never closes sockets under it.
+        with self._lock:
+            if self._shutdown_requested:
+                return
+            self._loop_done.clear()
         selector = selectors.DefaultSelector()
         try:
             selector.register(self.socket, selectors.EVENT_READ)
@@ -262,7 +265,8 @@ class TCPServer:
 
         Safe to call from any thread, more than once, and before ``serve_forever``.
         """
-        self._shutdown_requested = True
+        with self._lock:
+            self._shutdown_requested = True
         try:
             self._wakeup_send.send(b"\0")
         except OSError:
