@@ -16,7 +16,7 @@ import threading
 import traceback
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from libmproxy.controller.channel import Channel, EventPolicy
+from libmproxy.controller.channel import Channel, Event, EventPolicy
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
 
 __all__ = ["Master", "handler", "Server"]
@@ -114,16 +114,32 @@ class Master:
             thread.start()
 
     def run(self) -> None:
-        """Start the servers and handle events on this thread until ``shutdown()``."""
+        """Start the servers and handle events on this thread until ``shutdown()``.
+
+        Told events still queued at shutdown are handled too: the proxy has already
+        answered their clients, so their flows belong in the output and the flow file.
+        """
         self.start()
         try:
-            while True:
-                event = self.event_queue.get()
-                if self.should_exit.is_set():  # woken by shutdown's _STOP, or later
-                    break
-                self.dispatch(*event)
+            while (event := self.event_queue.get()) is not _STOP:
+                self._dispatch_queued(event)
         finally:
             self.shutdown()
+            self._drain()
+
+    def _dispatch_queued(self, event: Event) -> None:
+        if self.should_exit.is_set() and not isinstance(event.reply, DummyReply):
+            return  # an asked event: shutdown has already answered it with Kill
+        self.dispatch(*event)
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                event = self.event_queue.get_nowait()
+            except queue.Empty:
+                return
+            if event is not _STOP:
+                self._dispatch_queued(event)
 
     def dispatch(self, mtype: str, obj: Any, reply: Reply | DummyReply | None = None
                  ) -> Reply | DummyReply:
