@@ -204,13 +204,20 @@ def make_server(args: argparse.Namespace, logfp: TextIO | None = sys.stdout) -> 
     )
 
 
-def _stop_on_signals(server: pathod.Pathod) -> None:
+def _stop_on_signals(server: pathod.Pathod) -> list[threading.Thread]:
     """SIGINT/SIGTERM stop the server; shutdown waits for the accept loop, so it runs in a
-    thread of its own rather than in the handler, which interrupts that very loop."""
+    thread of its own rather than in the handler, which interrupts that very loop. Returns
+    the list those threads are added to, so the caller can wait for them."""
+    stoppers: list[threading.Thread] = []
+
     def handler(signum: int, frame: object) -> None:
-        threading.Thread(target=server.shutdown, name="pathod shutdown", daemon=True).start()
+        thread = threading.Thread(target=server.shutdown, name="pathod shutdown", daemon=True)
+        stoppers.append(thread)
+        thread.start()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, handler)
+    return stoppers
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
@@ -231,8 +238,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except (pathod.PathodError, exceptions.NetlibException) as e:
         print(f"pathod: error: {e}", file=stderr)
         return EXIT_STARTUP_ERROR
+    stoppers: list[threading.Thread] = []
     if threading.current_thread() is threading.main_thread():
-        _stop_on_signals(server)
+        stoppers = _stop_on_signals(server)
     scheme = "https" if args.ssl else "http"
     print(f"pathod listening on {scheme}://{server.address.host}:{server.address.port}",
           file=stdout, flush=True)
@@ -240,6 +248,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         server.serve_forever()
     finally:
         server.shutdown()
+        for thread in stoppers:
+            thread.join()
     return EXIT_OK
 
 
