@@ -37,5 +37,8 @@ setup(
             "requests>=2.31",
         ],
     },
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "pathod = libpathod.pathod_cmdline:go_pathod",
+        "pathoc = libpathod.pathoc_cmdline:go_pathoc",
+    ]},
 )
