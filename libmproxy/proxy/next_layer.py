@@ -1,0 +1,127 @@
+"""Which layer comes next: a small rule table, testable without sockets.
+
+0.18 decided this in 70 lines of ``isinstance`` inside the root context. Here the
+decision is ``decide(facts)``: the first rule in ``RULES`` whose condition holds names the
+kind of layer; ``build`` makes it. The facts are computed lazily, because looking at the
+client's first bytes blocks until the client sends them, and an ignored connection to a
+server that speaks first (SMTP through CONNECT, say) must be relayed without waiting.
+
+Stages (``Layer.stage`` of the layer asking): "start" (the proxy mode layer), "tunnel"
+(the HTTP layer after CONNECT), "tls" (after the TLS layer).
+"""
+from __future__ import annotations
+
+import enum
+import functools
+from typing import Any, Callable, NamedTuple
+
+from netlib import exceptions as netlib_exceptions
+from netlib.tcp import Address, ClientHello, is_tls_record_magic
+
+from libmproxy.protocol import Http1Layer, Layer, RawTCPLayer, TlsLayer
+
+__all__ = ["LayerKind", "Rule", "RULES", "ConnectionFacts", "decide", "build",
+           "EXPLICIT_PROXY_MODES"]
+
+# Modes in which the client talks to the proxy as a proxy (absolute-form, CONNECT).
+EXPLICIT_PROXY_MODES = ("regular", "upstream")
+
+# How many bytes tell TLS from HTTP: a TLS record starts 0x16 0x03 0x0X; an HTTP method
+# is at least three printable characters.
+PEEK_SIZE = 3
+
+
+class LayerKind(enum.Enum):
+    HTTP1 = "http1"
+    TLS = "tls"
+    RAW_TCP = "rawtcp"
+    IGNORED = "ignored"  # raw TCP, neither recorded nor hooked
+
+
+class Rule(NamedTuple):
+    name: str
+    applies: Callable[[Any], bool]
+    kind: LayerKind
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("ignored host (--ignore)", lambda f: f.ignored, LayerKind.IGNORED),
+    Rule("the client talks to us as a proxy",
+         lambda f: f.stage == "start" and f.mode in EXPLICIT_PROXY_MODES, LayerKind.HTTP1),
+    Rule("TLS ClientHello", lambda f: f.stage != "tls" and f.client_tls, LayerKind.TLS),
+    Rule("TCP host (--tcp)", lambda f: f.tcp_host, LayerKind.RAW_TCP),
+    Rule("not HTTP, and --rawtcp", lambda f: f.rawtcp and not f.client_ascii,
+         LayerKind.RAW_TCP),
+    Rule("HTTP by default", lambda f: True, LayerKind.HTTP1),
+)
+
+
+def decide(facts: Any) -> LayerKind:
+    """The kind of the first rule that applies (the last rule always does)."""
+    return next(rule.kind for rule in RULES if rule.applies(facts))
+
+
+class ConnectionFacts:
+    """What the rules look at, each computed on first use."""
+
+    def __init__(self, top_layer: Layer, config: Any, client_io: Any) -> None:
+        self.stage = top_layer.stage
+        self.mode = config.mode
+        self.rawtcp = config.rawtcp
+        self._top_layer = top_layer
+        self._config = config
+        self._client_io = client_io
+
+    @functools.cached_property
+    def server_address(self) -> Address | None:
+        server_conn = getattr(self._top_layer, "server_conn", None)
+        return server_conn.address if server_conn is not None else None
+
+    @functools.cached_property
+    def first_bytes(self) -> bytes:
+        try:
+            return self._client_io.rfile.peek(PEEK_SIZE)
+        except netlib_exceptions.NetlibException:
+            return b""  # the client is gone; the next layer will find out and end
+
+    @functools.cached_property
+    def client_tls(self) -> bool:
+        return is_tls_record_magic(self.first_bytes)
+
+    @functools.cached_property
+    def client_ascii(self) -> bool:
+        data = self.first_bytes
+        return len(data) == PEEK_SIZE and all(32 <= c < 127 for c in data)
+
+    @functools.cached_property
+    def sni(self) -> str | None:
+        """The ClientHello's SNI, if the client is about to start TLS."""
+        if self.stage == "tls" or not self.client_tls:
+            return None
+        try:
+            return ClientHello.from_reader(self._client_io.rfile).sni
+        except netlib_exceptions.NetlibException:
+            return None
+
+    def _matches(self, matcher: Any) -> bool:
+        if not matcher or self.server_address is None:
+            return False
+        return matcher(self.server_address) or matcher(self.server_address, self.sni)
+
+    @functools.cached_property
+    def ignored(self) -> bool:
+        return self._matches(self._config.ignore_hosts)
+
+    @functools.cached_property
+    def tcp_host(self) -> bool:
+        return self._matches(self._config.tcp_hosts)
+
+
+def build(kind: LayerKind, top_layer: Layer, facts: Any) -> Layer:
+    """The layer of ``kind`` on top of ``top_layer``."""
+    if kind is LayerKind.HTTP1:
+        explicit = facts.stage == "start" and facts.mode in EXPLICIT_PROXY_MODES
+        return Http1Layer(top_layer, facts.mode if explicit else "transparent")
+    if kind is LayerKind.TLS:
+        return TlsLayer(top_layer, client_tls=True, server_tls=facts.stage == "tunnel")
+    return RawTCPLayer(top_layer, ignore=kind is LayerKind.IGNORED)
