@@ -1,0 +1,389 @@
+"""mitmdump's command line: the flags (0.18's names), their checks, and what they become.
+
+Rules of this file:
+
+- Flag names, short letters and destinations are 0.18's: they are the contract that users'
+  scripts and muscle memory rely on. Where the documentation spells a flag differently from
+  0.18 (``--ca-dir`` vs ``--cadir``), both spellings are accepted.
+- A flag is advertised only once the feature behind it works. Not here yet (later issues):
+  ``-s`` scripts, filter expressions, ``-r`` reading flows, ``-c``/``-S`` replay and their
+  options (``-k``, ``--rheader``, ``--norefresh``, ``--no-pop``, ``--replay-ignore-*``),
+  ``--anticache``, ``-z``/``--anticomp``, ``--replace``/``--replace-from-file``,
+  ``--setheader``, ``-t``/``-u`` sticky cookies and auth, ``--stream``, proxy
+  authentication, ``-T``/``--socks`` modes, ``--keepserving`` and config files.
+- Every bad value ends in ``parser.error``: one line naming the flag, exit status 2.
+- The parser only parses; ``get_common_options`` (the master's options) and
+  ``process_proxy_options`` (the proxy's ``ProxyConfig``) turn the parsed values into what
+  the rest of the program uses, so neither needs to know about argparse.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from typing import Any, Callable, NoReturn
+
+from OpenSSL import SSL
+
+from netlib import certutils, human
+from netlib.exceptions import CertificateException
+from netlib.tcp import tls
+
+from libmproxy.exceptions import ProxyException
+from libmproxy.proxy import config
+from libmproxy.proxy.config import ServerSpec
+from libmproxy.version import VERSION
+
+__all__ = [
+    "APP_HOST", "APP_PORT", "CA_DIR", "DEFAULT_PORT", "ArgumentParser", "mitmdump",
+    "common_options", "server_spec", "cert_spec", "get_common_options", "get_proxy_kwargs",
+    "process_proxy_options", "version",
+]
+
+APP_HOST = config.DEFAULT_APP_HOST
+APP_PORT = config.DEFAULT_APP_PORT
+CA_DIR = config.DEFAULT_CADIR
+DEFAULT_PORT = 8080
+MAX_PORT = 65535
+
+# Verbosity of the event log: -q silences it, each -v adds a level (see dump.LOG_LEVELS).
+QUIET_VERBOSITY = 0
+DEFAULT_VERBOSITY = 1
+
+# Flow detail: 0 nothing, 1 request and response lines, 2 + headers, 3 + bodies (cut off),
+# 4 + whole bodies. -d adds one level, as in 0.18.
+DEFAULT_FLOW_DETAIL = 1
+
+# The cipher list a client connection uses when --ciphers-client is not given: None lets
+# OpenSSL pick its own secure default.
+DEFAULT_CIPHERS = None
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line, as every startup error of the
+    tools is: the usage block argparse prints first buries the one line that matters."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def version() -> str:
+    """The version ``--version`` reports: 0.18's numbering (libmproxy.version)."""
+    return VERSION
+
+
+# --- value parsers (argparse ``type=``): raise ArgumentTypeError naming the bad value ------
+
+def server_spec(*schemes: str) -> Callable[[str], ServerSpec]:
+    """An argparse type for ``-R``/``-U``: ``scheme://host[:port][/]`` with one of
+    ``schemes``; the port defaults to the scheme's."""
+    def parse(spec: str) -> ServerSpec:
+        try:
+            return config.parse_server_spec(spec, schemes)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    parse.__name__ = "server specification"
+    return parse
+
+
+def _port(value: str, allow_zero: bool) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port {value!r}") from None
+    if not (0 if allow_zero else 1) <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port out of range: {port}")
+    return port
+
+
+def listen_port(value: str) -> int:
+    """A port to listen on: 0 lets the system pick one (the startup line names it)."""
+    return _port(value, allow_zero=True)
+
+
+def app_port(value: str) -> int:
+    return _port(value, allow_zero=False)
+
+
+def size(value: str) -> int:
+    """A byte size with an optional k/m/g suffix."""
+    try:
+        return human.parse_size(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def regex(value: str) -> str:
+    """A regular expression, checked now so a typo fails at startup and not per request."""
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f"invalid regular expression {value!r}: {e}") from None
+    return value
+
+
+def cipher_list(value: str) -> str:
+    """An OpenSSL cipher list, checked against this OpenSSL."""
+    try:
+        SSL.Context(SSL.TLS_METHOD).set_cipher_list(value.encode("ascii"))
+    except (SSL.Error, UnicodeEncodeError):
+        raise argparse.ArgumentTypeError(
+            f"no cipher of {value!r} is known to this OpenSSL") from None
+    return value
+
+
+def upstream_auth(value: str) -> str:
+    if ":" not in value:
+        raise argparse.ArgumentTypeError(f"expected username:password, got {value!r}")
+    return value
+
+
+def cert_spec(spec: str) -> tuple[str, str]:
+    """``[domain=]path`` -> (domain, path); the domain defaults to ``*`` (every host).
+    The file is read now, so a missing or bad certificate is reported against ``--cert``."""
+    try:
+        domain, path = config.parse_cert_spec(spec)
+        path = os.path.expanduser(path)
+        certutils.read_cert_file(path)
+    except (ValueError, CertificateException) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return domain, path
+
+
+def _existing(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
+    """An argparse type for a path that must exist as ``what`` (``~`` expanded)."""
+    def parse(value: str) -> str:
+        path = os.path.expanduser(value)
+        if not check(path):
+            raise argparse.ArgumentTypeError(f"no such {what}: {value}")
+        return path
+    parse.__name__ = what
+    return parse
+
+
+existing_file = _existing(os.path.isfile, "file")
+existing_dir = _existing(os.path.isdir, "directory")
+existing_path = _existing(os.path.exists, "file or directory")
+
+
+def _outfile(mode: str) -> Any:
+    def parse(value: str) -> tuple[str, str]:
+        return os.path.expanduser(value), mode
+    parse.__name__ = "path"  # argparse names the type in its messages
+    return parse
+
+
+# --- the groups ----------------------------------------------------------------------------
+
+def basic_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--shortversion", action="version", version=version(),
+                        help="show the version number alone and exit")
+    parser.add_argument("-q", "--quiet", action="store_true", dest="quiet",
+                        help="Print nothing: no flows and no event log.")
+    parser.add_argument("-v", "--verbose", action="count", dest="verbose", default=0,
+                        help="Show the debug entries of the event log too (connections, "
+                             "server addresses).")
+    parser.add_argument("--host", action="store_true", dest="showhost",
+                        help="Show URLs built from the Host header instead of the "
+                             "address the request went to.")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("-w", "--wfile", dest="outfile", type=_outfile("wb"), metavar="PATH",
+                     help="Write every completed flow to PATH (replacing its content).")
+    out.add_argument("-a", "--afile", dest="outfile", type=_outfile("ab"), metavar="PATH",
+                     help="Append every completed flow to PATH.")
+
+
+def proxy_modes(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Proxy modes").add_mutually_exclusive_group()
+    group.add_argument("-R", "--reverse", type=server_spec("http", "https"), dest="reverse_proxy",
+                       metavar="http[s]://host[:port]",
+                       help="Reverse proxy: send every request to this server, speaking "
+                            "HTTP or HTTPS to it as the scheme says.")
+    group.add_argument("-U", "--upstream", type=server_spec("http"), dest="upstream_proxy",
+                       metavar="http://host[:port]",
+                       help="Upstream proxy mode: send every request on to this proxy.")
+
+
+def proxy_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Proxy options")
+    group.add_argument("-b", "--bind-address", dest="addr", default="", metavar="ADDR",
+                       help="Address to listen on (default: all interfaces).")
+    group.add_argument("-p", "--port", type=listen_port, dest="port", default=DEFAULT_PORT,
+                       help=f"Port to listen on; 0 picks a free one. (default: "
+                            f"{DEFAULT_PORT})")
+    group.add_argument("-n", "--no-server", action="store_true", dest="no_server",
+                       help="Start no proxy server.")
+    group.add_argument("-I", "--ignore", action="append", type=regex, dest="ignore_hosts",
+                       default=[], metavar="HOST",
+                       help="Pass the traffic of hosts matching this regular expression "
+                            "through untouched (matched against host:port; in regular mode "
+                            "only CONNECT tunnels are ignored). Can be repeated.")
+    group.add_argument("--tcp", action="append", type=regex, dest="tcp_hosts", default=[],
+                       metavar="HOST",
+                       help="Treat the traffic of hosts matching this regular expression "
+                            "as raw TCP: like --ignore, but TLS is still intercepted. Can "
+                            "be repeated.")
+    group.add_argument("-Z", "--body-size-limit", type=size, dest="body_size_limit",
+                       default=None, metavar="SIZE",
+                       help="Refuse request and response bodies larger than SIZE (k, m "
+                            "and g suffixes work, e.g. 3m).")
+    group.add_argument("--upstream-auth", type=upstream_auth, dest="upstream_auth",
+                       default=None, metavar="USER:PASS",
+                       help="Credentials to send to the upstream proxy (Basic "
+                            "Proxy-Authorization).")
+    http2 = group.add_mutually_exclusive_group()
+    http2.add_argument("--no-http2", action="store_false", dest="http2", default=True,
+                       help="Do not offer HTTP/2 to clients or servers.")
+    http2.add_argument("--http2", action="store_true", dest="http2",
+                       help="Offer HTTP/2 where TLS with ALPN allows it (the default).")
+    rawtcp = group.add_mutually_exclusive_group()
+    rawtcp.add_argument("--raw-tcp", action="store_true", dest="rawtcp", default=False,
+                        help="Relay connections that do not speak HTTP as raw TCP instead "
+                             "of failing them.")
+    rawtcp.add_argument("--no-raw-tcp", action="store_false", dest="rawtcp",
+                        help="Fail connections that do not speak HTTP (the default).")
+
+
+def proxy_ssl_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("TLS")
+    group.add_argument("--cadir", "--ca-dir", dest="cadir", default=CA_DIR,
+                       metavar="DIRECTORY",
+                       help=f"Where the proxy's CA files live; they are made there on the "
+                            f"first start. (default: {CA_DIR})")
+    group.add_argument("--cert", action="append", type=cert_spec, dest="certs",
+                       default=[], metavar="[DOMAIN=]PATH",
+                       help="Serve the certificate in PATH (PEM: private key, certificate, "
+                            "then any intermediates) for DOMAIN instead of minting one; "
+                            "DOMAIN may hold a wildcard and defaults to every host. Can be "
+                            "repeated.")
+    group.add_argument("--client-certs", type=existing_path, dest="clientcerts",
+                       default=None, metavar="DIRECTORY|FILE",
+                       help="Present a client certificate to servers: one PEM file for "
+                            "all, or a directory of HOSTNAME.pem files.")
+    group.add_argument("--no-upstream-cert", action="store_true", dest="no_upstream_cert",
+                       help="Do not connect to the server to copy its certificate's names "
+                            "before answering the client's TLS handshake.")
+    group.add_argument("--insecure", action="store_true", dest="ssl_insecure",
+                       help="Do not verify the certificates of upstream servers.")
+    group.add_argument("--upstream-trusted-ca", type=existing_file,
+                       dest="upstream_trusted_ca", default=None, metavar="PATH",
+                       help="A PEM file of CA certificates to verify upstream servers "
+                            "against.")
+    group.add_argument("--upstream-trusted-cadir", type=existing_dir,
+                       dest="upstream_trusted_cadir", default=None, metavar="DIRECTORY",
+                       help="A directory of CA certificates (prepared with c_rehash) to "
+                            "verify upstream servers against.")
+    group.add_argument("--ciphers-client", type=cipher_list, dest="ciphers_client",
+                       default=DEFAULT_CIPHERS, metavar="CIPHERS",
+                       help="Ciphers to offer clients (OpenSSL cipher list syntax).")
+    group.add_argument("--ciphers-server", type=cipher_list, dest="ciphers_server",
+                       default=None, metavar="CIPHERS",
+                       help="Ciphers to offer servers (OpenSSL cipher list syntax).")
+    versions = list(tls.VERSIONS)
+    group.add_argument("--ssl-version-client", dest="ssl_version_client", default="secure",
+                       choices=versions,
+                       help="TLS versions to accept from clients; 'secure' means TLS 1.2 "
+                            "and newer. (default: secure)")
+    group.add_argument("--ssl-version-server", dest="ssl_version_server", default="secure",
+                       choices=versions,
+                       help="TLS versions to use with servers. (default: secure)")
+
+
+def onboarding_app(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Onboarding app")
+    group.add_argument("--noapp", action="store_false", dest="app", default=True,
+                       help=f"Do not serve the certificate installation app at {APP_HOST}.")
+    group.add_argument("--app-host", dest="app_host", default=APP_HOST, metavar="HOST",
+                       help=f"Host name of the onboarding app; in transparent mode, an IP "
+                            f"address if the name does not resolve. (default: {APP_HOST})")
+    group.add_argument("--app-port", type=app_port, dest="app_port", default=APP_PORT,
+                       metavar="PORT",
+                       help=f"Port of the onboarding app. (default: {APP_PORT})")
+
+
+def common_options(parser: argparse.ArgumentParser) -> None:
+    """The options shared by mitmdump and (later) the console."""
+    basic_options(parser)
+    proxy_modes(parser)
+    proxy_options(parser)
+    proxy_ssl_options(parser)
+    onboarding_app(parser)
+
+
+def mitmdump(prog: str = "mitmdump") -> ArgumentParser:
+    """The parser of ``mitmdump``."""
+    parser = ArgumentParser(
+        prog=prog, usage="%(prog)s [options]",
+        description="mitmdump: an intercepting HTTP(S) proxy that prints and records the "
+                    "traffic passing through it, like tcpdump for HTTP.")
+    common_options(parser)
+    group = parser.add_argument_group("Output")
+    group.add_argument("-d", "--detail", action="count", dest="flow_detail",
+                       default=DEFAULT_FLOW_DETAIL,
+                       help="Show more of each flow: -d adds headers, -dd bodies (cut off "
+                            "after 70 lines), -ddd whole bodies.")
+    return parser
+
+
+# --- from parsed flags to options ----------------------------------------------------------
+
+# Parsed values the master and ProxyConfig take as they are (destination = option name).
+MASTER_OPTIONS = ("outfile", "showhost", "no_server", "app", "app_host", "app_port")
+PROXY_OPTIONS = (
+    "port", "upstream_auth", "clientcerts", "no_upstream_cert", "ssl_insecure",
+    "upstream_trusted_ca", "upstream_trusted_cadir", "ciphers_client", "ciphers_server",
+    "ssl_version_client", "ssl_version_server", "body_size_limit", "http2", "rawtcp",
+    "app_host", "app_port",
+)
+
+
+def _pick(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(args, name) for name in names}
+
+
+def get_common_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The master's options: what to show, where to write, whether to serve the app."""
+    quiet = args.quiet
+    return dict(
+        _pick(args, MASTER_OPTIONS),
+        flow_detail=0 if quiet else args.flow_detail,
+        verbosity=QUIET_VERBOSITY if quiet else DEFAULT_VERBOSITY + args.verbose,
+    )
+
+
+def get_proxy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of ``ProxyConfig`` for the parsed flags."""
+    if args.reverse_proxy:
+        mode, upstream_server = "reverse", args.reverse_proxy
+    elif args.upstream_proxy:
+        mode, upstream_server = "upstream", args.upstream_proxy
+    else:
+        mode, upstream_server = "regular", None
+    return dict(
+        _pick(args, PROXY_OPTIONS),
+        host=args.addr,
+        cadir=os.path.expanduser(args.cadir),
+        mode=mode,
+        upstream_server=upstream_server,
+        certs=[f"{domain}={path}" for domain, path in args.certs],
+        ignore_hosts=list(args.ignore_hosts),
+        tcp_hosts=list(args.tcp_hosts),
+    )
+
+
+def process_proxy_options(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                          apps: dict | None = None) -> Any:
+    """The ``ProxyConfig`` for the parsed flags (with ``apps``: (host, port) -> app).
+
+    Anything ProxyConfig refuses (a CA directory that cannot be made, a bad combination)
+    ends in ``parser.error`` with its message, exit status 2.
+    """
+    kwargs = get_proxy_kwargs(args)
+    if apps is not None:
+        kwargs["apps"] = apps
+    try:
+        return config.ProxyConfig(**kwargs)
+    except (ProxyException, CertificateException, ValueError, OSError) as e:
+        parser.error(str(e))
+

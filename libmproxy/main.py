@@ -1,0 +1,125 @@
+"""The tools' entry points. ``mitmdump`` is the console script ``mitmdump``.
+
+Startup either succeeds or prints one line to stderr and exits non-zero: 2 for a bad
+command line (argparse's convention), 1 for anything else that stops the start (the port
+is taken, the flow file cannot be opened). SIGINT and SIGTERM end the run cleanly: the
+proxy stops, the flows already told to the master are printed and written, the flow file
+is closed, and the exit status is 0.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from typing import Any, Sequence
+
+from libmproxy import cmdline, dump
+from libmproxy.controller import DummyServer
+from libmproxy.exceptions import ServerException
+from libmproxy.onboarding import Onboarding
+
+__all__ = ["mitmdump", "EXIT_OK", "EXIT_STARTUP_ERROR", "EXIT_USAGE", "STOP_SIGNALS"]
+
+EXIT_OK = 0
+EXIT_STARTUP_ERROR = 1
+EXIT_USAGE = 2  # what argparse exits with
+
+# The signals that end a run cleanly.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _fail(prog: str, message: str) -> int:
+    sys.stderr.write(f"{prog}: error: {message}\n")
+    sys.stderr.flush()
+    return EXIT_STARTUP_ERROR
+
+
+def make_apps(options: dict[str, Any], cadir: str) -> dict[tuple[str, int], Onboarding]:
+    """The local apps to register with the proxy: the onboarding app unless ``--noapp``.
+    Host names are keyed lowercase, as ProxyConfig.find_app looks them up."""
+    if not options["app"]:
+        return {}
+    host = options["app_host"]
+    return {(host.lower(), options["app_port"]): Onboarding(cadir, app_host=host)}
+
+
+def _listening_line(server: Any) -> str:
+    address = getattr(server, "address", None)
+    if address is None:
+        return "Proxy server listening"
+    host = address.host if hasattr(address, "host") else address[0]
+    port = address.port if hasattr(address, "port") else address[1]
+    shown = host or "*"
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"Proxy server listening at http://{shown}:{port}/"
+
+
+class _SignalStopper:
+    """Turns SIGINT/SIGTERM into ``master.shutdown()``.
+
+    The handler runs on the main thread, which may be inside the master's queue at that
+    moment; shutting down from there could deadlock on the queue's lock, so the handler
+    only starts a thread that does it.
+    """
+
+    def __init__(self, master: dump.DumpMaster) -> None:
+        self.master = master
+        self.thread: threading.Thread | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def uninstall(self) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        if self.thread is not None:
+            self.thread.join()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self.master.shutdown,
+                                           name="mitmdump shutdown on signal", daemon=True)
+            self.thread.start()
+
+
+def mitmdump(argv: Sequence[str] | None = None) -> int:
+    """Run mitmdump with ``argv`` (default: the process's arguments); return the exit
+    status. Bad flags exit through argparse (SystemExit 2)."""
+    parser = cmdline.mitmdump()
+    args = parser.parse_args(argv)
+    options = cmdline.get_common_options(args)
+    cadir = cmdline.get_proxy_kwargs(args)["cadir"]
+    config = cmdline.process_proxy_options(parser, args, apps=make_apps(options, cadir))
+
+    try:
+        master = dump.DumpMaster(None, dump.Options.from_dict(options))
+    except dump.DumpError as e:
+        return _fail(parser.prog, str(e))
+    try:
+        if options["no_server"]:
+            server: Any = DummyServer(config)
+        else:
+            from libmproxy.proxy import ProxyServer
+            try:
+                server = ProxyServer(config)
+            except ServerException as e:
+                return _fail(parser.prog, str(e))
+            if master.options.verbosity > 0:
+                master.echo(_listening_line(server))
+        master.add_server(server)
+        stopper = _SignalStopper(master)
+        stopper.install()
+        try:
+            master.run()
+        finally:
+            stopper.uninstall()
+    finally:
+        master.close()
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised as a subprocess by the tests
+    sys.exit(mitmdump())
