@@ -38,6 +38,7 @@ setup(
         ],
     },
     entry_points={"console_scripts": [
+        "mitmdump = libmproxy.main:mitmdump",
         "pathod = libpathod.pathod_cmdline:go_pathod",
         "pathoc = libpathod.pathoc_cmdline:go_pathoc",
     ]},
