@@ -34,13 +34,22 @@ def _fail(prog: str, message: str) -> int:
     return EXIT_STARTUP_ERROR
 
 
+# Where the onboarding app also answers (see make_apps).
+HTTPS_PORT = 443
+
+
 def make_apps(options: dict[str, Any], cadir: str) -> dict[tuple[str, int], Onboarding]:
     """The local apps to register with the proxy: the onboarding app unless ``--noapp``.
-    Host names are keyed lowercase, as ProxyConfig.find_app looks them up."""
+    Host names are keyed lowercase, as ProxyConfig.find_app looks them up.
+
+    The app also answers on port 443: today's browsers upgrade a typed ``mitm.it`` to
+    https, and the proxy intercepts that connection like any other.
+    """
     if not options["app"]:
         return {}
     host = options["app_host"]
-    return {(host.lower(), options["app_port"]): Onboarding(cadir, app_host=host)}
+    app = Onboarding(cadir, app_host=host)
+    return {(host.lower(), port): app for port in {options["app_port"], HTTPS_PORT}}
 
 
 def _listening_line(server: Any) -> str:

@@ -707,6 +707,16 @@ def test_onboarding_through_the_proxy(mitmdump, cadir):
     m.stop()
 
 
+def test_onboarding_over_https(mitmdump, cadir):
+    """Browsers upgrade a typed mitm.it to https: the intercepted connection gets the app."""
+    m = mitmdump().started()
+    ca = os.path.join(cadir, "mitmproxy-ca-cert.pem")
+    result = curl_https(m, "https://mitm.it/cert/pem", ca)
+    with open(ca, "rb") as f:
+        assert result.stdout == f.read(), result.stderr
+    m.stop()
+
+
 def test_app_host_and_port_move_the_app(mitmdump, origin, cadir):
     """The app answers at the address given, before any connection to it is made."""
     m = mitmdump("--app-host", "127.0.0.1", "--app-port", str(origin)).started()
@@ -884,5 +894,5 @@ def test_listening_line_shapes():
 def test_make_apps_keys_the_host_lowercase(tmp_path):
     from libmproxy import main
     apps = main.make_apps({"app": True, "app_host": "MITM.it", "app_port": 80}, str(tmp_path))
-    assert list(apps) == [("mitm.it", 80)]
+    assert sorted(apps) == [("mitm.it", 80), ("mitm.it", 443)]
     assert main.make_apps({"app": False, "app_host": "x", "app_port": 1}, str(tmp_path)) == {}
