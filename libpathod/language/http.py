@@ -105,7 +105,11 @@ class Response(Message):
     tokens: tuple[Token, ...] = ()
     ws: bool = False
 
-    logattrs = ("code", "reason", "body")
+    logattrs = ("reason", "body")
+
+    def extra_log(self) -> dict:
+        # A bare ``ws`` response has no code of its own; the log shows the 101 it sends.
+        return {"code": self.status_code}
 
     @property
     def status_code(self) -> int:

@@ -128,11 +128,16 @@ class Message:
     def __hash__(self) -> int:
         return hash((type(self).__name__, self.spec()))
 
+    def extra_log(self) -> dict:
+        """Log fields a kind of message computes rather than stores."""
+        return {}
+
     def log(self, settings: Settings) -> dict:
         """The message's fields for a log entry, with values cut at LOG_TRUNCATE bytes."""
         entry: dict = {}
         for name in self.logattrs:
             entry[name] = _loggable(getattr(self, name), settings)
+        entry.update(self.extra_log())
         entry["spec"] = self.spec()
         return entry
 

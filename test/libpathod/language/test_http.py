@@ -334,3 +334,9 @@ def test_host_with_port_and_international_name():
     assert b"\r\nHost: example.com:8080\r\n" in data
     data = render(request("get:/").resolve(Settings(request_host="b\u00fccher.example")))
     assert b"\r\nHost: xn--bcher-kva.example\r\n" in data
+
+
+def test_ws_response_logs_the_101_it_sends():
+    response = next(parse_pathod("ws"))
+    settings = Settings(websocket_key=b"dGhlIHNhbXBsZSBub25jZQ==")
+    assert response.resolve(settings).log(settings)["code"] == 101
