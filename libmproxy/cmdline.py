@@ -234,9 +234,11 @@ def proxy_options(parser: argparse.ArgumentParser) -> None:
                             "Proxy-Authorization).")
     http2 = group.add_mutually_exclusive_group()
     http2.add_argument("--no-http2", action="store_false", dest="http2", default=True,
-                       help="Do not offer HTTP/2 to clients or servers.")
+                       help="Do not offer HTTP/2 to clients or servers. (This version "
+                            "speaks HTTP/1.1 only, so the flag changes nothing yet.)")
     http2.add_argument("--http2", action="store_true", dest="http2",
-                       help="Offer HTTP/2 where TLS with ALPN allows it (the default).")
+                       help="Offer HTTP/2 where TLS with ALPN allows it, once supported; "
+                            "this version speaks HTTP/1.1 only.")
     rawtcp = group.add_mutually_exclusive_group()
     rawtcp.add_argument("--raw-tcp", action="store_true", dest="rawtcp", default=False,
                         help="Relay connections that do not speak HTTP as raw TCP instead "
