@@ -1,0 +1,987 @@
+#!/usr/bin/env python
+"""Benchmark our mitmdump against a reference mitmdump (PyPI's ``mitmproxy`` 11.x), side by side.
+
+One run starts an origin (nginx from apt, or a small Python origin when nginx cannot be had),
+then each proxy in turn, never both at once, and puts them through the same tests:
+
+- keep-alive HTTP/1.1 small responses (``/small``, 100 bytes) through the proxy with wrk,
+  absolute-form requests, 10 and 500 concurrent connections: requests/s, errors, p99 latency;
+- new HTTPS connections per second: CONNECT 127.0.0.1:<origin TLS port>, a fresh TLS handshake
+  with a distinct SNI (``h<N>.bench.localhost``) verified against the proxy's CA, one GET, close;
+- one 100 MB response (``/big``) through the proxy with curl: best MB/s of 3, and the proxy's
+  peak RSS growth over idle during the download;
+- idle RSS (after startup and one request) and loaded RSS (peak during the 500-client test).
+
+The clients are also run straight against the origin, and those figures printed as the
+ceiling: a proxy figure near its ceiling means the client or the machine is the limit.
+
+Prints one table: metric | ours | reference | ratio | target | PASS/BELOW, with the load average.
+It is a developer tool, not a test; it always exits 0 once the table is printed.
+
+What it installs when missing (only after the command line is parsed, so ``--help`` installs
+nothing): ``apt-get install -y nginx wrk`` when they are not on PATH (needs root), and a venv
+at ``~/.cache/mitmbench/venv`` (``$MITMBENCH_CACHE`` overrides the directory) with
+``mitmproxy>=11,<12``, kept between runs. Everything listens on and talks to 127.0.0.1 only.
+
+Usage::
+
+    python scripts/bench.py                 # full run, both proxies (about 3 minutes)
+    python scripts/bench.py --quick         # 3 s per test
+    python scripts/bench.py --only ours     # skip the reference (no venv needed)
+    python scripts/bench.py --json out.json # also save the figures
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST = "127.0.0.1"
+
+CACHE_DIR = os.environ.get("MITMBENCH_CACHE",
+                           os.path.join(os.path.expanduser("~"), ".cache", "mitmbench"))
+VENV_DIR = os.path.join(CACHE_DIR, "venv")
+REFERENCE_SPEC = "mitmproxy>=11,<12"
+REFERENCE_MAJOR = 11
+
+SMALL_BODY = b"x" * 99 + b"\n"  # 100 bytes
+BIG_SIZE = 100 * 1024 * 1024
+MB = 1_000_000  # speeds in MB/s (10^6 bytes), sizes of memory in MiB
+MIB = 1024 * 1024
+SNI_DOMAIN = "bench.localhost"
+CRLF = b"\r\n"
+
+# Targets (ours vs reference); the script only reports PASS/BELOW.
+TARGET_KEEPALIVE_RATIO = 5.0
+TARGET_HTTPS_RATIO = 3.0
+TARGET_BIG_RATIO = 3.0
+TARGET_IDLE_RSS_RATIO = 0.60
+# "Memory not growing by the body size more than once": one buffered copy of the body is
+# allowed, a second is not; the line is drawn half-way.
+TARGET_BIG_GROWTH = 1.5 * BIG_SIZE
+
+HTTPS_PROCESSES = 4
+HTTPS_THREADS = 2
+WRK_THREADS = 2
+WRK_TIMEOUT = "5s"
+BIG_RUNS = 3
+RSS_SAMPLE_INTERVAL = 0.05
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with status {proc.returncode} before "
+                               f"listening on port {port}")
+        try:
+            with socket.create_connection((HOST, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:.0f} s")
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def stop(proc: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def rss(pid: int) -> int:
+    """VmRSS of ``pid`` in bytes (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class RssSampler:
+    """Samples a process's VmRSS in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, pid: int, interval: float = RSS_SAMPLE_INTERVAL) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = rss(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss(self.pid))
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss(self.pid))
+
+
+# --- installing what is missing ------------------------------------------------------------
+
+def which(name: str) -> str | None:
+    path = os.environ.get("PATH", "") + os.pathsep + "/usr/sbin:/sbin:/usr/local/sbin"
+    return shutil.which(name, path=path)
+
+
+def ensure_apt(tools: list[str]) -> None:
+    missing = [t for t in tools if which(t) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or which("apt-get") is None:
+        log(f"missing {', '.join(missing)} and cannot apt-get them (not root or no apt-get)")
+        return
+    log(f"installing {' '.join(missing)} with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    cmd = ["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", *missing]
+    if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"],
+                       env=env, stdout=subprocess.DEVNULL)
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL)
+
+
+def reference_version(mitmdump: str) -> str | None:
+    try:
+        out = subprocess.run([mitmdump, "--version"], capture_output=True, text=True,
+                             timeout=120).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"Mitmproxy:\s*(\S+)", out)
+    return m.group(1) if m else None
+
+
+def ensure_reference() -> tuple[str, str]:
+    """The reference mitmdump (in the cached venv, installed if needed) and its version."""
+    mitmdump = os.path.join(VENV_DIR, "bin", "mitmdump")
+    version = reference_version(mitmdump) if os.path.exists(mitmdump) else None
+    if version is None or not version.startswith(f"{REFERENCE_MAJOR}."):
+        log(f"installing {REFERENCE_SPEC} into {VENV_DIR}")
+        if not os.path.exists(os.path.join(VENV_DIR, "bin", "python")):
+            os.makedirs(CACHE_DIR, exist_ok=True)
+            subprocess.run([sys.executable, "-m", "venv", VENV_DIR], check=True)
+        subprocess.run([os.path.join(VENV_DIR, "bin", "python"), "-m", "pip", "install", "-q",
+                        REFERENCE_SPEC], check=True)
+        version = reference_version(mitmdump)
+        if version is None or not version.startswith(f"{REFERENCE_MAJOR}."):
+            raise RuntimeError(f"the reference mitmdump in {VENV_DIR} reports version "
+                               f"{version!r}, not {REFERENCE_MAJOR}.x")
+    return mitmdump, version
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+def make_certs(tmp: str) -> tuple[str, str, str]:
+    """A bench CA and a server certificate for ``*.bench.localhost``, ``localhost`` and
+    127.0.0.1; returns (ca cert path, server cert path, server key path)."""
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mitmbench CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
+                                                        f"*.{SNI_DOMAIN}")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName(f"*.{SNI_DOMAIN}"), x509.DNSName("localhost"),
+                x509.IPAddress(ipaddress.ip_address(HOST))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(tmp, n) for n in ("bench-ca.pem", "server.crt", "server.key")]
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+    return paths[0], paths[1], paths[2]
+
+
+# --- the origin ------------------------------------------------------------------------------
+
+NGINX_CONF = """\
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+worker_rlimit_nofile 20000;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    server {{
+        listen {host}:{port} backlog=4096;
+        listen {host}:{tls_port} ssl backlog=4096;
+        server_name _;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_session_cache off;
+        ssl_session_tickets off;
+        root {www};
+        location = /small {{ }}
+        location = /big {{ }}
+    }}
+}}
+"""
+
+
+class Origin:
+    """The origin: nginx with a generated config in ``tmp``, or the Python origin."""
+
+    def __init__(self, tmp: str, cert: str, key: str, kind: str) -> None:
+        self.tmp, self.cert, self.key = tmp, cert, key
+        self.port, self.tls_port = free_port(), free_port()
+        self.kind = kind
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        if self.kind == "nginx":
+            # nginx's workers drop root for an unprivileged user: they must be able to
+            # reach the files (mkdtemp makes the directory 0700).
+            os.chmod(self.tmp, 0o755)
+            www = os.path.join(self.tmp, "www")
+            os.makedirs(www, mode=0o755, exist_ok=True)
+            with open(os.path.join(www, "small"), "wb") as f:
+                f.write(SMALL_BODY)
+            with open(os.path.join(www, "big"), "wb") as f:
+                chunk = os.urandom(MIB)
+                for _ in range(BIG_SIZE // MIB):
+                    f.write(chunk)
+            conf = os.path.join(self.tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(tmp=self.tmp, host=HOST, port=self.port,
+                                          tls_port=self.tls_port, cert=self.cert,
+                                          key=self.key, www=www))
+            self.proc = subprocess.Popen(
+                [which("nginx") or "nginx", "-p", self.tmp, "-c", conf, "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
+        else:
+            self.proc = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--serve-origin",
+                 f"{self.port},{self.tls_port},{self.cert},{self.key}"],
+                stdin=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
+        wait_for_port(self.port, self.proc)
+        wait_for_port(self.tls_port, self.proc)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+    @property
+    def small_url(self) -> str:
+        return f"http://{HOST}:{self.port}/small"
+
+    @property
+    def big_url(self) -> str:
+        return f"http://{HOST}:{self.port}/big"
+
+
+def serve_origin(spec: str) -> None:
+    """The Python origin (``--serve-origin PORT,TLSPORT,CERT,KEY``): keep-alive HTTP/1.1,
+    ``/small`` and ``/big``, on a plain and a TLS port. Used when nginx is not available."""
+    port, tls_port, cert, key = spec.split(",")
+    big_chunk = b"\0" * MIB
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                line = head.split(b"\r\n", 1)[0].split()
+                path = line[1] if len(line) > 1 else b"/"
+                if b"://" in path:
+                    path = b"/" + path.split(b"/", 3)[-1]
+                length = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                if length:
+                    await reader.readexactly(int(length.group(1)))
+                close = re.search(rb"(?i)\r\nconnection:\s*close", head) is not None
+                if path == b"/small":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(SMALL_BODY), SMALL_BODY))
+                elif path == b"/big":
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream"
+                                 b"\r\nContent-Length: %d\r\n\r\n" % BIG_SIZE)
+                    for _ in range(BIG_SIZE // MIB):
+                        writer.write(big_chunk)
+                        await writer.drain()
+                else:
+                    writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(cert, key)
+        plain = await asyncio.start_server(handle, HOST, int(port), backlog=4096)
+        tls = await asyncio.start_server(handle, HOST, int(tls_port), ssl=ctx, backlog=4096)
+        async with plain, tls:
+            await asyncio.gather(plain.serve_forever(), tls.serve_forever())
+
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    asyncio.run(main())
+
+
+# --- the proxies -----------------------------------------------------------------------------
+
+class Proxy:
+    """One mitmdump under test, started on a free port with its own CA directory."""
+
+    def __init__(self, name: str, argv: Callable[[int, str], list[str]], tmp: str,
+                 version: str) -> None:
+        self.name = name
+        self.argv = argv
+        self.version = version
+        self.confdir = os.path.join(tmp, f"ca-{name}")
+        os.makedirs(self.confdir, exist_ok=True)
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = os.path.join(tmp, f"{name}.log")
+
+    @property
+    def ca_cert(self) -> str:
+        return os.path.join(self.confdir, "mitmproxy-ca-cert.pem")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self) -> None:
+        self.port = free_port()  # a fresh one per round: the last may be in TIME_WAIT
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(self.argv(self.port, self.confdir), cwd=ROOT,
+                                         stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                         preexec_fn=raise_fd_limit)
+        wait_for_port(self.port, self.proc)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.ca_cert) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def ours_argv(port: int, confdir: str) -> list[str]:
+    return [sys.executable, "-m", "libmproxy.main", "-q", "-b", HOST, "-p", str(port),
+            "--cadir", confdir, "--insecure"]
+
+
+def reference_argv(mitmdump: str) -> Callable[[int, str], list[str]]:
+    def argv(port: int, confdir: str) -> list[str]:
+        return [mitmdump, "-q", "-k", "--listen-host", HOST, "-p", str(port),
+                "--set", f"confdir={confdir}"]
+    return argv
+
+
+# --- the clients -----------------------------------------------------------------------------
+
+WRK_LUA = """\
+-- absolute-form requests, as a client configured with an HTTP proxy sends them
+wrk.method = "GET"
+wrk.path = "{url}"
+wrk.headers["Host"] = "{host}"
+"""
+
+
+def parse_duration_ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, lua: str | None, connections: int, seconds: float,
+            pid: int | None) -> dict[str, Any]:
+    threads = min(WRK_THREADS, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+           "--latency", "--timeout", WRK_TIMEOUT]
+    if lua:
+        cmd += ["-s", lua]
+    cmd.append(url)
+    sampler = RssSampler(pid, 0.1) if pid else None
+    if sampler:
+        sampler.__enter__()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True,
+                             preexec_fn=raise_fd_limit).stdout
+    finally:
+        if sampler:
+            sampler.__exit__()
+    result: dict[str, Any] = {"rps": 0.0, "requests": 0, "errors": 0, "socket_errors": {},
+                              "non_2xx": 0, "p50_ms": float("nan"), "p99_ms": float("nan"),
+                              "avg_ms": float("nan"), "max_ms": float("nan")}
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if m:
+        result["rps"] = float(m.group(1))
+    m = re.search(r"(\d+) requests in", out)
+    if m:
+        result["requests"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if m:
+        result["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
+                                           map(int, m.groups())))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if m:
+        result["non_2xx"] = int(m.group(1))
+    m = re.search(r"^\s*Latency\s+(\S+)\s+(\S+)\s+(\S+)", out, re.M)
+    if m:
+        result["avg_ms"] = parse_duration_ms(m.group(1))
+        result["max_ms"] = parse_duration_ms(m.group(3))
+    for pct, key in (("50", "p50_ms"), ("99", "p99_ms")):
+        m = re.search(rf"^\s*{pct}%\s+(\S+)", out, re.M)
+        if m:
+            result[key] = parse_duration_ms(m.group(1))
+    result["errors"] = sum(result["socket_errors"].values()) + result["non_2xx"]
+    if not re.search(r"Requests/sec", out):
+        result["errors"] = max(result["errors"], 1)
+        result["output"] = out[-2000:]
+    if sampler:
+        result["peak_rss"] = sampler.peak
+    return result
+
+
+def _https_worker(args: tuple) -> tuple[int, int, str]:
+    """One client process: HTTPS_THREADS threads, each making new connections until the
+    deadline; (completed, errors, first error)."""
+    (index, proxy_port, target_port, ca_file, deadline) = args
+    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx.check_hostname = True
+    counts = [0, 0]
+    first_error = [""]
+    lock = threading.Lock()
+
+    def one(name: str) -> None:
+        with socket.create_connection((HOST, proxy_port or target_port), timeout=10) as raw:
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if proxy_port:
+                raw.sendall(f"CONNECT {HOST}:{target_port} HTTP/1.1\r\n"
+                            f"Host: {HOST}:{target_port}\r\n\r\n".encode())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = raw.recv(4096)
+                    if not chunk:
+                        raise ConnectionError("proxy closed the connection after CONNECT")
+                    head += chunk
+                status = head.split(b"\r\n", 1)[0]
+                if b" 200" not in status:
+                    raise ConnectionError(f"CONNECT answered {status!r}")
+            with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                tls.sendall(f"GET /small HTTP/1.1\r\nHost: {name}\r\n"
+                            f"Connection: close\r\n\r\n".encode())
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("closed before the response head")
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200"):
+                    raise ConnectionError(f"response {head.partition(CRLF)[0]!r}")
+                m = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", head)
+                want = int(m.group(1)) if m else len(SMALL_BODY)
+                while len(body) < want:
+                    chunk = tls.recv(65536)
+                    if not chunk:
+                        raise ConnectionError("closed before the end of the body")
+                    body += chunk
+
+    def loop(thread: int) -> None:
+        n = 0
+        while time.time() < deadline:
+            n += 1
+            name = f"h{index}x{thread}x{n}.{SNI_DOMAIN}"
+            try:
+                one(name)
+                ok = True
+            except Exception as e:  # noqa: BLE001 - every failure is counted and named
+                ok = False
+                err = f"{type(e).__name__}: {e}"
+            with lock:
+                if ok:
+                    counts[0] += 1
+                else:
+                    counts[1] += 1
+                    if not first_error[0]:
+                        first_error[0] = err
+                    time.sleep(0.01)
+
+    threads = [threading.Thread(target=loop, args=(t,)) for t in range(HTTPS_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return counts[0], counts[1], first_error[0]
+
+
+def run_https(proxy_port: int | None, target_port: int, ca_file: str, seconds: float,
+              run_id: int) -> dict[str, Any]:
+    """New HTTPS connections per second through ``proxy_port`` (or straight to the origin
+    when it is None)."""
+    start = time.time()
+    deadline = start + seconds
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(HTTPS_PROCESSES) as pool:
+        results = pool.map(_https_worker, [
+            (run_id * 100 + i, proxy_port or 0, target_port, ca_file, deadline)
+            for i in range(HTTPS_PROCESSES)])
+    elapsed = max(time.time() - start, seconds)
+    done = sum(r[0] for r in results)
+    errors = sum(r[1] for r in results)
+    first = next((r[2] for r in results if r[2]), "")
+    return {"cps": done / elapsed, "connections": done, "errors": errors,
+            "first_error": first}
+
+
+def run_big(proxy: Proxy | None, origin: Origin) -> dict[str, Any]:
+    """Best MB/s of BIG_RUNS downloads of /big with curl (through ``proxy`` if given) and
+    the proxy's peak RSS growth over its RSS just before each download."""
+    speeds, growth, errors = [], 0, 0
+    for _ in range(BIG_RUNS):
+        cmd = ["curl", "-s", "-S", "-o", "/dev/null", "-w", "%{http_code} %{size_download} "
+               "%{speed_download}", "--max-time", "300"]
+        if proxy:
+            cmd += ["-x", f"http://{HOST}:{proxy.port}"]
+        else:
+            cmd += ["--noproxy", "*"]
+        cmd.append(origin.big_url)
+        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        before = rss(proxy.pid) if proxy else 0
+        sampler = RssSampler(proxy.pid) if proxy else None
+        if sampler:
+            sampler.__enter__()
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        finally:
+            if sampler:
+                sampler.__exit__()
+        parts = out.stdout.split()
+        if (out.returncode != 0 or len(parts) != 3 or parts[0] != "200"
+                or int(parts[1]) != BIG_SIZE):
+            errors += 1
+            continue
+        speeds.append(float(parts[2]) / MB)
+        if sampler:
+            growth = max(growth, sampler.peak - before)
+    return {"mbps": max(speeds) if speeds else 0.0, "runs": speeds, "errors": errors,
+            "rss_growth": growth}
+
+
+def warm_up(proxy: Proxy, origin: Origin) -> bool:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",
+                          "30", "-x", f"http://{HOST}:{proxy.port}", origin.small_url],
+                         capture_output=True, text=True, env=env)
+    return out.stdout.strip() == "200"
+
+
+# --- one proxy's run -------------------------------------------------------------------------
+
+def bench_proxy(proxy: Proxy, origin: Origin, lua: str, seconds: float,
+                run_id: int) -> dict[str, Any]:
+    log(f"{proxy.name}: starting ({proxy.version})")
+    proxy.start()
+    res: dict[str, Any] = {"version": proxy.version}
+    try:
+        if not warm_up(proxy, origin):
+            log(f"{proxy.name}: the first request through the proxy failed")
+        time.sleep(1.0)
+        res["idle_rss"] = rss(proxy.pid)
+        for conns in (10, 500):
+            log(f"{proxy.name}: wrk keep-alive /small, {conns} connections, {seconds:.0f} s "
+                f"(load {loadavg()})")
+            res[f"wrk{conns}"] = run_wrk(f"http://{HOST}:{proxy.port}/", lua, conns, seconds,
+                                         proxy.pid)
+            res[f"wrk{conns}"]["load"] = loadavg()
+            if not proxy.alive():
+                raise RuntimeError(f"{proxy.name} died during the wrk test")
+        res["loaded_rss"] = res["wrk500"].get("peak_rss", 0)
+        time.sleep(1.0)
+        log(f"{proxy.name}: new HTTPS connections, {seconds:.0f} s (load {loadavg()})")
+        res["https"] = run_https(proxy.port, origin.tls_port, proxy.ca_cert, seconds, run_id)
+        res["https"]["load"] = loadavg()
+        log(f"{proxy.name}: 100 MB response x{BIG_RUNS} (load {loadavg()})")
+        res["big"] = run_big(proxy, origin)
+        res["big"]["load"] = loadavg()
+        res["alive_at_end"] = proxy.alive()
+    finally:
+        proxy.stop()
+    return res
+
+
+def bench_ceiling(origin: Origin, ca: str, seconds: float) -> dict[str, Any]:
+    """The same clients straight against the origin."""
+    log(f"ceiling: clients straight to the origin (load {loadavg()})")
+    res: dict[str, Any] = {}
+    for conns in (10, 500):
+        res[f"wrk{conns}"] = run_wrk(origin.small_url, None, conns, min(seconds, 5), None)
+    res["https"] = run_https(None, origin.tls_port, ca, min(seconds, 5), 99)
+    res["big"] = run_big(None, origin)
+    return res
+
+
+def merge_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One proxy's figures over the rounds: per test the round with the best rate (the
+    machine is shared: other load only ever slows a round down), but errors summed over
+    all rounds and memory figures the largest seen."""
+    good = [r for r in runs if "error" not in r] or runs
+    out: dict[str, Any] = {"version": runs[0].get("version")}
+    errors = [r["error"] for r in runs if "error" in r]
+    if errors:
+        out["error"] = "; ".join(errors)
+    for test, key in (("wrk10", "rps"), ("wrk500", "rps"), ("https", "cps"), ("big", "mbps")):
+        cands = [r[test] for r in good if test in r]
+        if not cands:
+            continue
+        best = dict(max(cands, key=lambda c: c[key]))
+        best["errors"] = sum(c["errors"] for c in cands)
+        best["per_round"] = [c[key] for c in cands]
+        if test == "big":
+            best["rss_growth"] = max(c["rss_growth"] for c in cands)
+        out[test] = best
+    for key in ("idle_rss", "loaded_rss"):
+        values = [r[key] for r in good if key in r]
+        if values:
+            out[key] = max(values)
+    return out
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if value != value:  # nan
+            return "-"
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+    else:
+        text = f"{value:,}"
+    return text + unit
+
+
+def build_rows(results: dict[str, Any]) -> list[list[str]]:
+    ours = results.get("ours")
+    ref = results.get("reference")
+    ceil = results.get("ceiling", {})
+
+    def get(res: dict | None, *keys: str) -> Any:
+        for key in keys:
+            if res is None or key not in res:
+                return None
+            res = res[key]
+        return res
+
+    rows: list[list[str]] = []
+
+    def row(metric: str, path: tuple, unit: str, target: str = "",
+            check: Callable[[Any, Any], bool | None] | None = None, scale: float = 1.0,
+            ratio: bool = True, ceiling: bool = True) -> None:
+        a, b = get(ours, *path), get(ref, *path)
+        if scale != 1.0:
+            a = a / scale if a is not None else None
+            b = b / scale if b is not None else None
+        r = a / b if ratio and a is not None and b else None
+        verdict = ""
+        if check is not None and a is not None:
+            ok = check(a, r)
+            verdict = "" if ok is None else ("PASS" if ok else "BELOW")
+        c = get(ceil, *path) if ceiling else None
+        if c is not None and scale != 1.0:
+            c = c / scale
+        rows.append([metric, fmt(a, unit), fmt(b, unit),
+                     f"{r:.2f}x" if r is not None else "-", target, verdict,
+                     fmt(c, unit) if c is not None else ""])
+
+    def ratio_at_least(k: float, errors: tuple | None = None):
+        def check(a: Any, r: Any) -> bool | None:
+            if errors is not None and (get(ours, *errors) or 0) > 0:
+                return False
+            return None if r is None else r >= k
+        return check
+
+    for conns in (10, 500):
+        row(f"keep-alive /small req/s, {conns} conns", (f"wrk{conns}", "rps"), "",
+            f">= {TARGET_KEEPALIVE_RATIO:g}x, 0 errors",
+            ratio_at_least(TARGET_KEEPALIVE_RATIO, (f"wrk{conns}", "errors")))
+        row(f"  errors (socket + non-2xx), {conns} conns", (f"wrk{conns}", "errors"), "",
+            "0", lambda a, r: a == 0, ratio=False)
+        row(f"  p99 latency, {conns} conns", (f"wrk{conns}", "p99_ms"), " ms", ratio=True)
+    row("new HTTPS (CONNECT+TLS) conn/s", ("https", "cps"), "",
+        f">= {TARGET_HTTPS_RATIO:g}x, 0 errors",
+        ratio_at_least(TARGET_HTTPS_RATIO, ("https", "errors")))
+    row("  errors", ("https", "errors"), "", "0", lambda a, r: a == 0, ratio=False)
+    row("100 MB response MB/s (best of 3)", ("big", "mbps"), "",
+        f">= {TARGET_BIG_RATIO:g}x", ratio_at_least(TARGET_BIG_RATIO, ("big", "errors")))
+    row("  RSS growth during 100 MB", ("big", "rss_growth"), " MiB",
+        f"< {TARGET_BIG_GROWTH / MIB:.0f} MiB (1 body)",
+        lambda a, r: a * MIB < TARGET_BIG_GROWTH, scale=MIB, ceiling=False)
+    row("idle RSS", ("idle_rss",), " MiB", f"<= {TARGET_IDLE_RSS_RATIO:.0%} of ref",
+        lambda a, r: None if r is None else r <= TARGET_IDLE_RSS_RATIO, scale=MIB,
+        ceiling=False)
+    row("loaded RSS (peak, 500 conns)", ("loaded_rss",), " MiB", scale=MIB, ceiling=False)
+    return rows
+
+
+def print_table(results: dict[str, Any]) -> None:
+    header = ["metric", "ours", "reference", "ratio", "target", "verdict", "ceiling*"]
+    rows = build_rows(results)
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    align = ["<", ">", ">", ">", "<", "<", ">"]
+
+    def line(cells: list[str]) -> str:
+        return " | ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths))
+
+    meta = results["meta"]
+    print()
+    print(f"mitmdump benchmark, {meta['date']}; origin: {meta['origin']}; "
+          f"{meta['seconds']:.0f} s per test; best of {meta['rounds']} round(s); "
+          f"{meta['cpus']} CPUs")
+    print(f"ours: {results.get('ours', {}).get('version', '-')}   reference: "
+          f"{results.get('reference', {}).get('version', '-')}")
+    print(line(header))
+    print("-+-".join("-" * w for w in widths))
+    for r in rows:
+        print(line(r))
+    if results.get("ceiling"):
+        print("* ceiling: the same client straight against the origin, no proxy.")
+    print(f"load average (1/5/15 min): before {meta['load_before']}; after "
+          f"{meta.get('load_after', '?')}")
+    units = {"wrk10": "req/s", "wrk500": "req/s", "https": "conn/s", "big": "MB/s"}
+    keys = {"wrk10": "rps", "wrk500": "rps", "https": "cps", "big": "mbps"}
+    for name in ("ours", "reference"):
+        runs = results.get("rounds", {}).get(name, [])
+        parts = []
+        for test in ("wrk10", "wrk500", "https", "big"):
+            figures = [f"{r[test][keys[test]]:,.0f} (load {r[test]['load'].split()[0]})"
+                       for r in runs if isinstance(r.get(test), dict)]
+            if figures:
+                parts.append(f"{test} " + " / ".join(figures) + f" {units[test]}")
+        if parts:
+            print(f"{name} per round: " + "; ".join(parts))
+    for name in ("ours", "reference"):
+        res = results.get(name, {})
+        err = res.get("https", {}).get("first_error")
+        if err:
+            print(f"{name}: first HTTPS error: {err}")
+        for conns in (10, 500):
+            w = res.get(f"wrk{conns}", {})
+            if w.get("socket_errors") and any(w["socket_errors"].values()):
+                print(f"{name}: wrk {conns} conns socket errors: {w['socket_errors']}")
+            if w.get("output"):
+                print(f"{name}: wrk {conns} conns output: {w['output']}")
+        if res.get("error"):
+            print(f"{name}: run failed: {res['error']}")
+
+
+# --- main ------------------------------------------------------------------------------------
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark our mitmdump against PyPI's mitmproxy 11.x mitmdump, side by "
+                    "side: keep-alive req/s (10 and 500 clients), new HTTPS MITM "
+                    "connections/s, 100 MB response MB/s, idle and loaded RSS. Installs nginx "
+                    "and wrk with apt-get and the reference into ~/.cache/mitmbench/venv if "
+                    "missing.")
+    parser.add_argument("--only", choices=("ours", "reference", "both"), default="both",
+                        help="which proxy to measure (default: both)")
+    parser.add_argument("--quick", action="store_true",
+                        help="3 s per test instead of 10 s, for development")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds, each proxy once per round, interleaved; rates are the "
+                             "best round's, errors summed, memory the largest (default: 2, "
+                             "or 1 with --quick)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds per timed test (default: 10, or 3 with --quick)")
+    parser.add_argument("--origin", choices=("auto", "nginx", "python"), default="auto",
+                        help="origin server: nginx (installed if missing), the built-in "
+                             "Python origin, or auto: nginx if it can be had (default)")
+    parser.add_argument("--no-ceiling", action="store_true",
+                        help="skip measuring the clients straight against the origin")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument("--keep-tmp", action="store_true",
+                        help="keep the temporary directory (configs, logs, CA dirs)")
+    parser.add_argument("--serve-origin", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.serve_origin:
+        serve_origin(args.serve_origin)
+        return 0
+    seconds = args.seconds or (3.0 if args.quick else 10.0)
+    args.rounds = max(1, args.rounds or (1 if args.quick else 2))
+    raise_fd_limit()
+
+    tools = ["wrk", "curl"] + (["nginx"] if args.origin != "python" else [])
+    ensure_apt(tools)
+    for tool in ("wrk", "curl"):
+        if which(tool) is None:
+            print(f"bench.py: {tool} is required and could not be installed", file=sys.stderr)
+            return 1
+    origin_kind = "nginx" if args.origin != "python" and which("nginx") else "python"
+    if args.origin == "nginx" and origin_kind != "nginx":
+        print("bench.py: nginx is not available", file=sys.stderr)
+        return 1
+
+    ref_mitmdump = ref_version = None
+    if args.only in ("reference", "both"):
+        ref_mitmdump, ref_version = ensure_reference()
+
+    sys.path.insert(0, ROOT)
+    try:
+        from libmproxy.version import VERSION as ours_version
+    except ImportError:
+        ours_version = "?"
+
+    results: dict[str, Any] = {"meta": {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": seconds,
+        "cpus": os.cpu_count(), "load_before": loadavg(), "origin": origin_kind,
+        "rounds": args.rounds,
+    }}
+    tmp = tempfile.mkdtemp(prefix="mitmbench-")
+    origin: Origin | None = None
+    try:
+        _, cert, key = make_certs(tmp)
+        ca = os.path.join(tmp, "bench-ca.pem")
+        origin = Origin(tmp, cert, key, origin_kind)
+        log(f"origin: {origin_kind} on {HOST}:{origin.port} (TLS {origin.tls_port})")
+        origin.start()
+        results["meta"]["origin"] = (f"{origin_kind} "
+                                     f"{HOST}:{origin.port}/{origin.tls_port}")
+        lua = os.path.join(tmp, "abs.lua")
+        with open(lua, "w") as f:
+            f.write(WRK_LUA.format(url=origin.small_url, host=f"{HOST}:{origin.port}"))
+
+        if not args.no_ceiling:
+            results["ceiling"] = bench_ceiling(origin, ca, seconds)
+
+        proxies = []
+        if args.only in ("ours", "both"):
+            proxies.append(("ours", Proxy("ours", ours_argv, tmp, f"mitmproxy-suite "
+                                                                  f"{ours_version}")))
+        if ref_mitmdump:
+            proxies.append(("reference", Proxy("reference", reference_argv(ref_mitmdump),
+                                               tmp, f"mitmproxy {ref_version}")))
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in proxies}
+        for round_no in range(args.rounds):
+            if args.rounds > 1:
+                log(f"round {round_no + 1} of {args.rounds}")
+            for index, (name, proxy) in enumerate(proxies):
+                run_id = (round_no + 1) * 10 + index
+                try:
+                    rounds[name].append(bench_proxy(proxy, origin, lua, seconds, run_id))
+                except Exception as e:  # noqa: BLE001 - report and carry on
+                    log(f"{name}: {type(e).__name__}: {e} (log: {proxy.log})")
+                    rounds[name].append({"version": proxy.version, "error": str(e)})
+                time.sleep(2.0)
+        for name, runs in rounds.items():
+            results[name] = merge_rounds(runs)
+        results["rounds"] = rounds
+    finally:
+        if origin:
+            origin.stop()
+        results["meta"]["load_after"] = loadavg()
+        if args.keep_tmp:
+            log(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    print_table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2, default=str)
+        log(f"figures written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
