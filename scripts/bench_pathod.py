@@ -140,7 +140,7 @@ def main() -> int:
         best = min(download(port, BIG_SPEC)[1] for _ in range(runs))
         results.append(report(f"throughput {BIG_SPEC}", 100 / best, "MB/s", TARGET_MB_PER_S))
         rate = small_responses(port, SMALL_REQUESTS // (5 if args.quick else 1))
-        results.append(report(f"small responses, 1 keep-alive conn", rate, "resp/s",
+        results.append(report("small responses, 1 keep-alive conn", rate, "resp/s",
                               TARGET_RESPONSES_PER_S))
         if not args.quick:
             before = proc_status(proc.pid, "VmRSS")

@@ -51,16 +51,6 @@ ORIGIN_SANS = ["origin.test", "alt.origin.test", "localhost", "127.0.0.1"]
 
 # --- threads ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def no_thread_leaks() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before]
-    for thread in leaked:
-        thread.join(WAIT)
-    alive = [t.name for t in leaked if t.is_alive()]
-    assert not alive, f"threads left behind: {alive}"
-
 
 # --- certificates ------------------------------------------------------------------------------
 

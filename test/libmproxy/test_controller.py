@@ -18,18 +18,10 @@ from libmproxy.models import (
     ClientConnection, HTTPFlow, HTTPRequest, HTTPResponse, ServerConnection,
 )
 
+pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+
 WAIT = 10.0  # seconds; only reached if a test fails
 
-
-@pytest.fixture(autouse=True)
-def no_thread_leaks() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before]
-    for thread in leaked:
-        thread.join(WAIT)
-    alive = [t.name for t in leaked if t.is_alive()]
-    assert not alive, f"threads left behind: {alive}"
 
 
 def make_flow(path: str = "/") -> HTTPFlow:

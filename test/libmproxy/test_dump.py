@@ -143,7 +143,7 @@ def test_error_line():
         "127.0.0.1 GET http://example.com/path\n << error: Connection refused\n"
 
 
-def test_quiet_prints_nothing():
+def test_quiet_master_prints_nothing():
     m, out, err = master_with(flow_detail=0, verbosity=0)
     m.dispatch("response", make_flow())
     m.dispatch("log", LogEntry("clientconnect", "info"))
@@ -559,7 +559,7 @@ def test_verbose_shows_debug_log_entries(mitmdump, origin):
     m.stop()
 
 
-def test_quiet_prints_nothing(mitmdump, origin, tmp_path):
+def test_quiet_mitmdump_prints_nothing_but_records(mitmdump, origin, tmp_path):
     m = mitmdump("-q", "-w", str(tmp_path / "flows"), port=free_port()).wait_ready_silently()
     assert m.get(f"http://127.0.0.1:{origin}/quiet").text == "origin: /quiet"
     rc, out = m.stop()

@@ -31,6 +31,8 @@ from netlib.tcp import Reader
 from libpathod import log as pathod_log
 from libpathod import pathod, pathod_cmdline, test
 
+pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+
 # Seconds a client in these tests waits for pathod before the test fails (not a timing
 # assertion: only a hang would take this long).
 CLIENT_TIMEOUT = 10
@@ -68,14 +70,6 @@ class RawClient:
     def close(self) -> None:
         self.sock.close()
 
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind():
-    """Every test ends with the threads it started gone: daemons join their connections."""
-    before = set(threading.enumerate())
-    yield
-    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert not left, f"threads outlived the test: {left}"
 
 
 @pytest.fixture

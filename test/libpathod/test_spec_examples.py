@@ -28,6 +28,8 @@ from netlib import exceptions
 from libpathod import language, pathoc, pathoc_cmdline, test
 from libpathod.language.values import unescape
 
+pytestmark = pytest.mark.usefixtures("no_thread_leaks")
+
 # A bound on every wait that must succeed (not a timing assertion: only a hang reaches it).
 CLIENT_TIMEOUT = 10
 # How long "nothing more arrives" is watched for.
@@ -39,15 +41,6 @@ OK_REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 
 
 # --- fixtures and helpers ----------------------------------------------------------------
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind():
-    """Every test ends with the threads it started gone (daemons join their connections;
-    pathoc joins its websocket reader)."""
-    before = set(threading.enumerate())
-    yield
-    left = [t.name for t in set(threading.enumerate()) - before if t.is_alive()]
-    assert not left, f"threads outlived the test: {left}"
 
 
 @pytest.fixture

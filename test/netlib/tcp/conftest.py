@@ -104,14 +104,8 @@ def echo_server(serve) -> HandlerServer:
 
 
 @pytest.fixture(autouse=True)
-def no_thread_leaks() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t for t in threading.enumerate() if t not in before]
-    for thread in leaked:
-        thread.join(WAIT)
-    alive = [t.name for t in leaked if t.is_alive()]
-    assert not alive, f"threads left behind: {alive}"
+def _no_thread_leaks(no_thread_leaks):
+    """Every test here is checked for leftover threads (test/conftest.py)."""
 
 
 @pytest.fixture
