@@ -202,7 +202,13 @@ class Master:
         self.event_queue.put(_STOP)
         for thread in self._threads:
             if thread is not threading.current_thread():
-                thread.join(SERVER_JOIN_TIMEOUT)
+                try:
+                    thread.join(SERVER_JOIN_TIMEOUT)
+                except RuntimeError:
+                    # start() appended it but has not started it yet (shutdown from another
+                    # thread right after run() began): its serve_forever returns at once,
+                    # since the server's shutdown was requested above.
+                    pass
 
     # --- interception hooks (0.18 names), called by Flow.intercept/resume/kill ----------------
 

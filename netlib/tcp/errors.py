@@ -16,7 +16,9 @@ __all__ = ["socket_error", "tls_error", "tls_reason"]
 
 def socket_error(error: OSError, action: str) -> exceptions.TcpException:
     """The netlib exception for an OSError raised while doing ``action`` on a socket."""
-    if isinstance(error, TimeoutError):
+    # BlockingIOError (EAGAIN): the kernel's SO_RCVTIMEO/SO_SNDTIMEO ran out (see
+    # connection.configure_socket), or a non-blocking socket had nothing to do.
+    if isinstance(error, (TimeoutError, BlockingIOError)):
         return exceptions.TcpTimeout(f"{action}: timed out")
     reason = error.strerror or str(error) or type(error).__name__
     return exceptions.TcpDisconnect(f"{action}: {reason}")

@@ -8,7 +8,7 @@ import pytest
 
 from netlib import exceptions
 from netlib.tcp import BaseHandler, TCPClient, TCPServer
-from netlib.tcp.connection import configure_socket
+from netlib.tcp.connection import Connection, configure_socket, socket_timeout
 
 from .conftest import WAIT, EchoHandler
 
@@ -49,16 +49,18 @@ def test_server_reports_the_real_port_and_sockets_are_configured(serve):
     class Inspect(BaseHandler):
         def handle(self):
             seen["nodelay"] = self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-            seen["timeout"] = self.connection.gettimeout()
+            seen["timeout"] = socket_timeout(self.connection)
             seen["thread"] = threading.current_thread().name
 
     server = serve(Inspect, server_kwargs={"timeout": 7.0}, timeout=7.0)
     assert server.address.host == "127.0.0.1" and server.address.port != 0
     client = connect(server, timeout=3.0)
     assert client.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
-    assert client.connection.gettimeout() == 3.0
+    assert socket_timeout(client.connection) == 3.0
     client.settimeout(4.0)
-    assert client.connection.gettimeout() == 4.0
+    assert socket_timeout(client.connection) == 4.0
+    # enforced by the kernel, not by a poll() before each call (configure_socket)
+    assert client.connection.gettimeout() is None
     server.next_done()
     assert seen["nodelay"] and seen["timeout"] == 7.0
     assert f"connection from {client.source_address}" in seen["thread"]
@@ -297,7 +299,7 @@ class EchoServer6(TCPServer):
 def test_configure_socket_ignores_non_tcp_sockets():
     a, b = socket.socketpair()
     configure_socket(a, 1.5)
-    assert a.gettimeout() == 1.5
+    assert socket_timeout(a) == 1.5
     a.close()
     b.close()
 
@@ -336,3 +338,48 @@ def test_wait_readable_sees_buffered_bytes_before_the_socket(echo_server):
     assert client.rfile.read(3) == b"abc"
     assert not client.has_pending_data()
     client.finish()
+
+
+def test_kernel_timeouts_raise_tcp_timeout():
+    """SO_RCVTIMEO running out (EAGAIN on a blocking socket) is a TcpTimeout, like the
+    socket.timeout of a Python timeout was; fractions of a second are kept."""
+    a, b = socket.socketpair()
+    conn = Connection(a, None, timeout=0.05)
+    assert socket_timeout(a) == pytest.approx(0.05, abs=0.01)  # the kernel counts in ticks
+    start = time.monotonic()
+    with pytest.raises(exceptions.TcpTimeout):
+        conn.rfile.read(1)
+    assert 0.04 < time.monotonic() - start < 2
+    conn.settimeout(None)
+    assert socket_timeout(a) is None
+    conn.settimeout(0)
+    assert a.gettimeout() == 0.0
+    a.close()
+    b.close()
+
+
+def test_idle_readable_sees_data_and_close_without_select():
+    """idle_readable (the server-connection reuse check) agrees with select(): False on a
+    quiet connection, True once unread data or the peer's FIN is there."""
+    from netlib.tcp.connection import idle_readable
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = TCPClient(listener.getsockname(), timeout=5.0)
+    client.connect()
+    peer, _ = listener.accept()
+    try:
+        assert not idle_readable(client)
+        peer.sendall(b"unasked")
+        deadline = time.monotonic() + 5.0
+        while not idle_readable(client) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert idle_readable(client)
+        assert client.rfile.read(7) == b"unasked"
+        assert not idle_readable(client)
+        peer.shutdown(socket.SHUT_WR)
+        while not idle_readable(client) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert idle_readable(client)
+    finally:
+        client.finish()
+        peer.close()
+        listener.close()
