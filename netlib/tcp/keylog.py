@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from OpenSSL import SSL
 
-__all__ = ["ENV_VARS", "KeyLogFile", "keylog_path", "install", "close_all"]
+__all__ = ["ENV_VARS", "KeyLogFile", "keylog_path", "active_path", "install", "close_all"]
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +82,15 @@ def _keylog_file(path: str) -> KeyLogFile:
         return keylog
 
 
+def active_path() -> str | None:
+    """The key log file a context created now would log to (shared contexts are cached
+    by it, so setting the variable later still takes effect for new connections)."""
+    return keylog_path() or _IMPORT_TIME_PATH
+
+
 def install(context: SSL.Context) -> str | None:
     """Make ``context`` log its keys if the environment asks for it; returns the path."""
-    path = keylog_path() or _IMPORT_TIME_PATH
+    path = active_path()
     if path:
         context.set_keylog_callback(_keylog_file(path))
     return path

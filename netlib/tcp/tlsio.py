@@ -79,6 +79,11 @@ class TlsIO:
             except SSL.WantReadError:
                 return
             self._raw_sendall(data)
+            if len(data) < RAW_RECV_SIZE:
+                # A memory BIO hands out all it holds up to the size asked for, so it is
+                # empty now: asking again would only raise WantReadError (several cffi
+                # calls, each a GIL release, plus an exception; ~5 per TLS handshake).
+                return
 
     def _pull(self) -> None:
         """Give OpenSSL more ciphertext from the socket; at EOF, tell it so."""

@@ -523,3 +523,21 @@ def test_client_cert_host_names_cannot_leave_the_directory(tmp_path, hostname):
 def test_missing_client_cert_option_is_reported(tmp_path):
     with pytest.raises(CertificateException, match="not found"):
         certutils.client_cert_path(tmp_path / "nope", "example.org")
+
+
+def test_ec_leaf_key_signed_by_the_rsa_ca(store):
+    """The proxy's store issues P-256 leaf certificates (cheap handshake signatures); the CA
+    that signs them stays RSA, and one leaf key serves every minted certificate."""
+    ec_store = CertStore(store.default_privatekey, store.default_ca, leaf_key_type="ec")
+    first = ec_store.get_cert("ec.example", [])
+    second = ec_store.get_cert("other.example", [])
+    assert first.cert.keyinfo == ("EC", 256)
+    assert first.privatekey is second.privatekey
+    assert isinstance(first.privatekey, ec.EllipticCurvePrivateKey)
+    assert store.default_ca.keyinfo[0] == "RSA"
+    first.cert.to_cryptography().verify_directly_issued_by(store.default_ca.to_cryptography())
+    # An EC key cannot have keys enciphered to it: keyEncipherment is for RSA leaves only.
+    usage = first.cert.to_cryptography().extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and not usage.key_encipherment
+    with pytest.raises(ValueError, match="leaf_key_type"):
+        CertStore(store.default_privatekey, store.default_ca, leaf_key_type="dsa")

@@ -128,3 +128,13 @@ def test_find_app(cadir):
     assert config.find_app("MITM.IT", 80) is app
     assert config.find_app("mitm.it", 443) is None
     assert config.find_app(None, 80) is None
+
+
+def test_interception_certificates_have_an_ec_key_unless_client_ciphers_are_pinned(cadir):
+    """P-256 leaves make each client handshake cheap; a pinned --ciphers-client may allow
+    RSA-authenticated suites only, so then the leaf stays RSA."""
+    config = ProxyConfig(cadir=cadir)
+    assert config.certstore.get_cert("ec.example", []).cert.keyinfo == ("EC", 256)
+    pinned = ProxyConfig(cadir=cadir, ciphers_client="ECDHE-RSA-AES128-GCM-SHA256")
+    assert pinned.certstore.get_cert("rsa.example", []).cert.keyinfo == ("RSA", 2048)
+    assert pinned.certstore.default_ca.keyinfo[0] == "RSA"

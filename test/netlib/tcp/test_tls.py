@@ -464,3 +464,105 @@ def test_records_waiting_in_the_tls_engine_count_as_readable(serve, server_cert)
     client.finish()
     assert wait_readable([client], 0) == [client]
     server.next_done()
+
+
+# --- shared contexts ---------------------------------------------------------------------
+
+def test_connections_share_one_context_per_option_set(tls_server, certstore):
+    """Building a context per connection was a measurable share of each handshake, so
+    connections with the same options share one; per-connection state stays per connection
+    (SNI, the leaf certificate, ALPN choice, verification result)."""
+    from netlib.tcp import tls
+    server = tls_server()
+    clients = [tls_client(server, sni=f"h{i}.test", alpn_protos=[b"h2"]) for i in (1, 2)]
+    contexts = {id(c.tls.connection.get_context()) for c in clients}
+    assert len(contexts) == 1
+    for i, client in enumerate(clients, 1):
+        assert client.sni == f"h{i}.test" and client.get_alpn_proto_negotiated() == b"h2"
+        client.finish()
+    handlers = [server.next_done() for _ in clients]
+    assert sorted(h.sni for h in handlers) == ["h1.test", "h2.test"]
+    assert len({id(h.tls.connection.get_context()) for h in handlers}) == 1
+    assert tls.client_context(verify=True) is not tls.client_context(verify=False)
+    assert tls.client_context(alpn_protos=[b"h2"]) is tls.client_context(alpn_protos=[b"h2"])
+
+
+def test_a_failed_verification_does_not_leak_into_the_next_connection(
+        tls_server, certstore, other_certstore):
+    """The verify callback of a shared context reports into its own connection."""
+    server = tls_server(alpn_select=None)
+    client = plain_client(server)
+    with pytest.raises(exceptions.InvalidCertificateException):
+        client.convert_to_ssl(sni=HOST, verify_upstream=True,
+                              ca_pemfile=other_certstore.ca_cert_path)
+    client.finish()
+    good = tls_client(server, sni=HOST, verify_upstream=True,
+                      ca_pemfile=certstore.ca_cert_path)
+    assert good.ssl_verification_error is None and echo(good, b"ok") == b"ok"
+    good.finish()
+
+
+def test_alpn_callback_errors_fail_the_connection_with_the_reason(tls_server):
+    def alpn_select(offers):
+        raise ValueError("no protocol for you")
+
+    server = tls_server(alpn_select=alpn_select)
+    client = tls_client(server, alpn_protos=[b"h2"])
+    client.finish()
+    handler = server.next_done()
+    assert "ALPN selection failed: no protocol for you" in str(handler.error)
+
+
+def test_a_certificate_that_does_not_match_the_key_is_refused(serve, certstore):
+    leaf = certstore.get_cert("a.test", [])
+    server = serve(TlsEchoHandler, tls=dict(cert=leaf.cert, key=certstore.default_privatekey))
+    client = plain_client(server)
+    with pytest.raises(exceptions.TlsException):
+        client.convert_to_ssl()
+    client.finish()
+    assert "the private key does not match" in str(server.next_done().error)
+
+
+def test_shared_contexts_follow_files_and_objects(certstore, tmp_path):
+    """A client certificate file is one context however its path string was made, and a
+    new one once the file changes; certificate objects count by identity."""
+    import os
+    from netlib.tcp import tls
+    path = pem_file(tmp_path / "client.pem", certstore.get_cert("client.test", []))
+    first = tls.client_context(cert=os.path.join(str(tmp_path), "client.pem"))
+    assert tls.client_context(cert="".join(path)) is first
+    pem_file(tmp_path / "client.pem", certstore.get_cert("client2.test", []))
+    os.utime(path, ns=(0, 0))
+    assert tls.client_context(cert=path) is not first
+    entry = certstore.get_cert("objects.test", [])
+    by_object = tls.client_context(cert=entry.cert, key=entry.privatekey)
+    assert tls.client_context(cert=entry.cert, key=entry.privatekey) is by_object
+
+
+@pytest.mark.parametrize("version", ["TLSv1_2", "TLSv1_3"])
+def test_sessions_are_not_resumed_across_connections(serve, server_cert, version):
+    """Sharing a server context must not make sessions outlive their connection (they did
+    not when each connection had its own context)."""
+    import socket
+    import ssl
+
+    class OneByte(BaseHandler):
+        def handle(self):
+            self.convert_to_ssl(server_cert.cert, server_cert.privatekey)
+            self.wfile.write(b"x")
+            self.wfile.flush()
+            self.rfile.read(1)
+
+    server = serve(OneByte)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    ctx.minimum_version = ctx.maximum_version = getattr(ssl.TLSVersion, version)
+    session, reused = None, []
+    for _ in range(2):
+        with ctx.wrap_socket(socket.create_connection(server.address.address, timeout=WAIT),
+                             server_hostname=HOST, session=session) as s:
+            s.recv(1)
+            reused.append(s.session_reused)
+            session = s.session
+        server.next_done()
+    assert reused == [False, False]
