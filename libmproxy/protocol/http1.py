@@ -51,17 +51,29 @@ class Http1Layer(Layer):
             return iter(())
         return http1.read_body(self.client_io.rfile, size, self.config.body_size_limit)
 
-    def send_response(self, response: HTTPResponse) -> None:
+    def send_response(self, response: HTTPResponse, request: HTTPRequest | None = None
+                      ) -> None:
+        """Send ``response``; with the ``request`` it answers, a response that may not
+        carry a body (to HEAD; 1xx, 204, 304) goes out as its head alone."""
         wfile = self.client_io.wfile
-        wfile.write(http1.assemble_response(response))
+        if request is not None and not http1.response_has_body(request, response):
+            wfile.write(http1.assemble_response_head(response))
+        else:
+            for part in http1.assemble_response_parts(response):
+                wfile.write(part)
         wfile.flush()
 
     def send_response_head(self, response: HTTPResponse) -> None:
         self.client_io.wfile.write(http1.assemble_response_head(response))
 
-    def send_response_body(self, response: HTTPResponse, chunks: Iterable[bytes]) -> None:
-        """Relay ``chunks`` as they come (flushing each), framed as the headers say."""
+    def send_response_body(self, request: HTTPRequest, response: HTTPResponse,
+                           chunks: Iterable[bytes]) -> None:
+        """Relay ``chunks`` as they come (flushing each), framed as the headers say; nothing
+        at all for a response that may not carry a body."""
         wfile = self.client_io.wfile
+        if not http1.response_has_body(request, response):
+            wfile.flush()
+            return
         for data in http1.assemble_body(response.headers, chunks):
             wfile.write(data)
             wfile.flush()
@@ -76,7 +88,8 @@ class Http1Layer(Layer):
         belong to this hop only. The flow's request itself is left unchanged."""
         wire = _wire_copy(request, form, extra_headers or {}, strip_headers)
         wfile = self.server_io.wfile
-        wfile.write(http1.assemble_request(wire))
+        for part in http1.assemble_request_parts(wire):
+            wfile.write(part)
         wfile.flush()
 
     def read_response_head(self) -> HTTPResponse:

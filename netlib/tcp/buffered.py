@@ -11,6 +11,7 @@ that O(1) amortised), so a request head costs one recv and a few slices.
 """
 from __future__ import annotations
 
+import io
 import time
 from typing import Callable
 
@@ -88,10 +89,14 @@ class Reader:
             return self._take(len(self._buf))
         if len(self._buf) >= n:
             return self._take(n)
-        # Large reads: collect received chunks in a list and join once, instead of growing
-        # the buffer by repeated copies.
-        parts = [self._take(len(self._buf))]
-        missing = n - len(parts[0])
+        # Large reads: each received chunk is copied once into a BytesIO, whose getvalue()
+        # hands over its own buffer (no second copy, as joining a list of chunks would
+        # make, and no second body-sized allocation alive at the same time).
+        out = io.BytesIO()
+        with memoryview(self._buf) as view:
+            out.write(view)
+        missing = n - len(self._buf)
+        self._buf.clear()
         while missing > 0:
             data = self._recv(min(missing, RECV_SIZE) if missing > RECV_SIZE // 4 else RECV_SIZE)
             if not data:
@@ -100,11 +105,13 @@ class Reader:
             if self.first_byte_timestamp is None:
                 self.first_byte_timestamp = time.time()
             if len(data) > missing:
-                self._buf += memoryview(data)[missing:]
-                data = data[:missing]
-            parts.append(data)
+                with memoryview(data) as view:
+                    self._buf += view[missing:]
+                    out.write(view[:missing])
+                break
+            out.write(data)
             missing -= len(data)
-        return b"".join(parts)
+        return out.getvalue()
 
     def safe_read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or TcpReadIncomplete naming how many arrived."""
@@ -171,7 +178,14 @@ class Reader:
 
 
 class Writer:
-    """A write buffer over ``sendall``: small writes are gathered until ``flush()``."""
+    """A write buffer over ``sendall``: small writes are gathered until ``flush()``.
+
+    A large write is never copied to put what is buffered in front of it: the buffered bytes
+    (a message head, say) leave joined with just the first bytes of the large one, so the
+    head and the start of its body still share one send (one segment with TCP_NODELAY), and
+    the rest leaves as it is, through a memoryview. ``sendall`` must therefore accept any
+    bytes-like object (socket.sendall and pyOpenSSL's do).
+    """
 
     def __init__(self, sendall: Callable[[bytes], None]) -> None:
         self._sendall = sendall
@@ -181,10 +195,26 @@ class Writer:
     def write(self, data: bytes) -> None:
         if not data:
             return
+        if len(data) >= WRITE_BUFFER_SIZE:
+            self._write_large(data)
+            return
         self._parts.append(data)
         self._size += len(data)
         if self._size >= WRITE_BUFFER_SIZE:
             self.flush()
+
+    def _write_large(self, data: bytes) -> None:
+        if not self._parts:
+            self._sendall(data)
+            return
+        # Top the buffer up to WRITE_BUFFER_SIZE with the front of ``data`` (a copy of at
+        # most that much), then send the remainder without copying it. The buffer holds
+        # less than WRITE_BUFFER_SIZE here (write flushes at that size), so lead > 0.
+        lead = WRITE_BUFFER_SIZE - self._size
+        view = memoryview(data)
+        self._parts.append(view[:lead])
+        self.flush()
+        self._sendall(view[lead:])
 
     def flush(self) -> None:
         if not self._parts:

@@ -5,17 +5,18 @@ limits and the framing rules (expected_http_body_size, connection_close); ``asse
 writers.
 """
 from netlib.http.http1.assemble import (
-    assemble_body, assemble_request, assemble_request_head, assemble_response,
-    assemble_response_head,
+    assemble_body, assemble_request, assemble_request_head, assemble_request_parts,
+    assemble_response, assemble_response_head, assemble_response_parts,
 )
 from netlib.http.http1.read import (
-    connection_close, expected_http_body_size, get_header_tokens, read_body, read_request,
-    read_request_head, read_response, read_response_head,
+    connection_close, expected_http_body_size, get_header_tokens, join_body, read_body,
+    read_request, read_request_head, read_response, read_response_head, response_has_body,
 )
 
 __all__ = [
     "read_request", "read_request_head", "read_response", "read_response_head", "read_body",
-    "expected_http_body_size", "connection_close", "get_header_tokens",
-    "assemble_request", "assemble_request_head", "assemble_response",
-    "assemble_response_head", "assemble_body",
+    "join_body", "expected_http_body_size", "response_has_body", "connection_close",
+    "get_header_tokens",
+    "assemble_request", "assemble_request_head", "assemble_request_parts",
+    "assemble_response", "assemble_response_head", "assemble_response_parts", "assemble_body",
 ]

@@ -15,11 +15,16 @@ from netlib.http.request import Request
 from netlib.http.response import Response
 
 __all__ = [
-    "assemble_request", "assemble_request_head", "assemble_response",
-    "assemble_response_head", "assemble_body",
+    "assemble_request", "assemble_request_head", "assemble_request_parts",
+    "assemble_response", "assemble_response_head", "assemble_response_parts", "assemble_body",
 ]
 
 _DEFAULT_PORTS = {b"http": 80, b"https": 443, b"ws": 80, b"wss": 443}
+
+# A chunk at least this large is framed as three pieces (size line, chunk, CRLF) instead of
+# being copied into one: a copy of a small chunk costs less than another write, a copy of a
+# large one more.
+_FRAME_COPY_LIMIT = 64 * 1024
 
 
 def _authority(host: bytes, port: int | None, scheme: bytes | None) -> bytes:
@@ -69,18 +74,27 @@ def assemble_request_head(request: Request) -> bytes:
                                      _request_headers(data))
 
 
-def _with_body(message: Message, head: bytes, what: str) -> bytes:
-    """A message whose body was not read (content None) cannot be written: that would
+def _parts(message: Message, head: bytes, what: str) -> list[bytes]:
+    """Head and framed body as separate pieces, so that a large body is never copied just
+    to put its head in front (a Writer sends them as they are; see netlib.tcp.buffered).
+    A message whose body was not read (content None) cannot be written: that would
     silently send it without its body."""
     data = message.data
     if data.content is None:
         raise exceptions.HttpException(f"cannot assemble a {what} whose content is missing")
-    return head + b"".join(assemble_body(data.headers, [data.content]))
+    parts = [head]
+    parts.extend(assemble_body(data.headers, [data.content]))
+    return parts
+
+
+def assemble_request_parts(request: Request) -> list[bytes]:
+    """The whole request as pieces to write one after another: head, then the body."""
+    return _parts(request, assemble_request_head(request), "request")
 
 
 def assemble_request(request: Request) -> bytes:
     """The whole request, head and body."""
-    return _with_body(request, assemble_request_head(request), "request")
+    return b"".join(assemble_request_parts(request))
 
 
 def assemble_response_head(response: Response) -> bytes:
@@ -90,9 +104,14 @@ def assemble_response_head(response: Response) -> bytes:
                                      bytes(data.headers))
 
 
+def assemble_response_parts(response: Response) -> list[bytes]:
+    """The whole response as pieces to write one after another: head, then the body."""
+    return _parts(response, assemble_response_head(response), "response")
+
+
 def assemble_response(response: Response) -> bytes:
     """The whole response, head and body."""
-    return _with_body(response, assemble_response_head(response), "response")
+    return b"".join(assemble_response_parts(response))
 
 
 def assemble_body(headers: Headers, body_chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -101,7 +120,11 @@ def assemble_body(headers: Headers, body_chunks: Iterable[bytes]) -> Iterator[by
     would end the body early, so it is skipped), the chunks unchanged otherwise."""
     if _is_chunked(headers):
         for chunk in body_chunks:
-            if chunk:
+            if len(chunk) >= _FRAME_COPY_LIMIT:
+                yield b"%x\r\n" % len(chunk)
+                yield chunk
+                yield b"\r\n"
+            elif chunk:
                 yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
         yield b"0\r\n\r\n"
     else:

@@ -28,8 +28,9 @@ Rules of this file:
 """
 from __future__ import annotations
 
+import io
 import time
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from netlib import exceptions
 from netlib.http.headers import Headers
@@ -39,7 +40,8 @@ from netlib.tcp.buffered import RECV_SIZE, Reader
 
 __all__ = [
     "read_request", "read_request_head", "read_response", "read_response_head",
-    "read_body", "expected_http_body_size", "connection_close", "get_header_tokens",
+    "read_body", "join_body", "expected_http_body_size", "connection_close",
+    "get_header_tokens",
     "MAX_START_LINE_SIZE", "MAX_HEADER_LINE_SIZE", "MAX_HEADERS_SIZE", "MAX_HEADER_FIELDS",
     "MAX_CHUNK_SIZE_LINE", "MAX_EMPTY_LINES",
     "parse_request_line", "parse_response_line", "parse_headers",
@@ -366,6 +368,16 @@ def _content_length(values: list[bytes]) -> int:
     return int(length)
 
 
+def response_has_body(request: Request, response: Response) -> bool:
+    """False for the responses that never carry a body, whatever their headers say
+    (RFC 7230 §3.3.3): to HEAD, 1xx, 204 and 304, and 2xx to CONNECT. A writer must then
+    send the head alone, without even the chunked terminator."""
+    code = response.status_code
+    method = request.data.method.upper()
+    return not (method == b"HEAD" or 100 <= code < 200 or code in (204, 304)
+                or (method == b"CONNECT" and 200 <= code < 300))
+
+
 def expected_http_body_size(request: Request, response: Response | None = None) -> int | None:
     """How the body of ``request`` (or of ``response`` to it) is framed, RFC 7230 §3.3.3:
     an int for that many bytes, None for chunked, -1 for "read until the connection closes"
@@ -391,12 +403,8 @@ def expected_http_body_size(request: Request, response: Response | None = None) 
     if response is None:
         if any(value.strip(b" \t").lower() == b"100-continue" for value in expect):
             return 0
-    else:
-        code = response.status_code
-        method = request.data.method.upper()
-        if (method == b"HEAD" or 100 <= code < 200 or code in (204, 304)
-                or (method == b"CONNECT" and 200 <= code < 300)):
-            return 0
+    elif not response_has_body(request, response):
+        return 0
     if transfer_encoding:
         codings = b",".join(transfer_encoding).split(b",")
         if codings[-1].strip(b" \t").lower() == b"chunked":
@@ -488,9 +496,32 @@ def _read_until_close(rfile: Reader, limit: int | None, piece: int) -> Iterator[
         yield data
 
 
+def join_body(chunks: Iterable[bytes]) -> bytes:
+    """The chunks of a body (read_body's) as one bytes object.
+
+    A single chunk is returned as it is. Otherwise each chunk is copied once into a BytesIO
+    as it arrives and dropped, and getvalue() hands over the BytesIO's own buffer: one copy
+    of the body and one body-sized allocation, where keeping the chunks in a list and
+    joining them would hold the body twice and copy it twice (the chunks are freshly
+    allocated pages; the join touches another set).
+    """
+    it = iter(chunks)
+    first = next(it, b"")
+    second = next(it, None)
+    if second is None:
+        return first
+    out = io.BytesIO()
+    out.write(first)
+    out.write(second)
+    del first, second
+    for chunk in it:
+        out.write(chunk)
+    return out.getvalue()
+
+
 def read_body(rfile: Reader, expected_size: int | None, limit: int | None = None,
               max_chunk_size: int | None = None) -> Iterator[bytes]:
-    """The body as a generator of byte chunks, for streaming; ``b"".join`` it to get it whole.
+    """The body as a generator of byte chunks, for streaming; ``join_body`` makes it whole.
 
     ``expected_size`` is what expected_http_body_size returned: a length, None for chunked,
     -1 for until-close. Each chunk is at most ``max_chunk_size`` bytes (default: whatever
@@ -529,7 +560,7 @@ def read_request(rfile: Reader, body_size_limit: int | None = None) -> Request:
     """The next request, body included."""
     request = read_request_head(rfile)
     size = expected_http_body_size(request)
-    content = b"".join(read_body(rfile, size, body_size_limit)) if size != 0 else b""
+    content = join_body(read_body(rfile, size, body_size_limit)) if size != 0 else b""
     request.data.content = content
     request.timestamp_end = time.time()
     return request
@@ -550,7 +581,7 @@ def read_response(rfile: Reader, request: Request, body_size_limit: int | None =
     other; the caller reads again for the final one."""
     response = read_response_head(rfile)
     size = expected_http_body_size(request, response)
-    content = b"".join(read_body(rfile, size, body_size_limit)) if size != 0 else b""
+    content = join_body(read_body(rfile, size, body_size_limit)) if size != 0 else b""
     response.data.content = content
     response.timestamp_end = time.time()
     return response

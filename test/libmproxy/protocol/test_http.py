@@ -401,3 +401,109 @@ def test_pathod_origin(proxy):
         assert b"X-Crafted: yes" in result.stdout
         assert len(result.stdout.split(b"\r\n\r\n", 1)[1]) == 1000
         assert daemon.last_log()["request"]["path"].startswith("/p/203")
+
+
+# --- relaying bodies that no hook can change ---------------------------------------------------
+
+HALF = 256 * 1024
+
+
+@pytest.mark.parametrize("response_action", ["skip", "tell"])
+def test_unchangeable_response_is_relayed_while_the_origin_sends(proxy, response_action):
+    """With neither "responseheaders" nor "response" asked, the client gets the first half
+    of the body while the origin still holds back the second half (it waits until the
+    client has it); a told "response" still carries the whole content."""
+    proxy.master.set_event_policy({"responseheaders": "skip", "response": response_action},
+                                  default="skip")
+    client_has_half = threading.Event()
+    first, second = b"a" * HALF, b"b" * HALF
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (2 * HALF)
+                             + first)
+                if client_has_half.wait(WAIT):
+                    conn.sendall(second)
+
+        server = threading.Thread(target=serve, name="half-body origin")
+        server.start()
+        try:
+            with socket.create_connection(("127.0.0.1", proxy.port), timeout=WAIT) as client:
+                client.sendall(f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: x\r\n\r\n"
+                               .encode())
+                rfile = Reader(client.recv)
+                response = http1.read_response_head(rfile)
+                assert response.status_code == 200
+                assert rfile.safe_read(HALF) == first
+                client_has_half.set()
+                assert rfile.safe_read(HALF) == second
+        finally:
+            client_has_half.set()
+            server.join(WAIT)
+    if response_action == "tell":
+        flow = proxy.master.wait_for("response")[0]
+        assert flow.response.content == first + second
+    else:
+        assert "response" not in proxy.master.names()
+
+
+def test_relayed_response_keeps_the_body_size_limit(start_proxy, origin):
+    """A Content-Length above body_size_limit is refused with 502 before the head goes out,
+    relayed or not."""
+    proxy = start_proxy(body_size_limit="1k")
+    proxy.master.set_event_policy({}, default="skip")
+    result = proxy.curl("-w", "%{http_code}", f"{origin.url}/big/300000")
+    assert result.stdout.endswith(b"502")
+
+
+def test_relayed_chunked_response_reaches_the_client_whole(proxy, origin):
+    proxy.master.set_event_policy({"response": "tell"}, default="skip")
+    result = proxy.curl(f"{origin.url}/big/300000", f"{origin.url}/chunked")
+    assert result.stdout == b"x" * 300000 + b"onetwothree"
+    flows = proxy.master.wait_for("response", 2)
+    assert [f.response.content for f in flows] == [b"x" * 300000, b"onetwothree"]
+
+
+@pytest.mark.parametrize("policy", [None, "skip"], ids=["buffered", "relayed"])
+def test_bodyless_responses_get_no_chunked_terminator(proxy, policy):
+    """A response to HEAD (or a 204/304) carries no body even when its headers say chunked:
+    the proxy must not send "0\\r\\n\\r\\n" after it, or the client would read those bytes
+    as the start of the next response on the connection."""
+    if policy:
+        proxy.master.set_event_policy({}, default=policy)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(WAIT)
+                rfile = Reader(conn.recv)
+                http1.read_request_head(rfile)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                http1.read_request_head(rfile)
+                conn.sendall(b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n")
+                http1.read_request_head(rfile)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext")
+
+        server = threading.Thread(target=serve, name="bodyless origin")
+        server.start()
+        with socket.create_connection(("127.0.0.1", proxy.port), timeout=WAIT) as sock:
+            rfile = Reader(sock.recv)  # one reader: stray bytes would show up in it
+            answers = []
+            for method in ("HEAD", "GET", "GET"):
+                sock.sendall(f"{method} http://127.0.0.1:{port}/ HTTP/1.1\r\n"
+                             f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+                request = Request("relative", method, "http", "x", 80, "/", "HTTP/1.1",
+                                  Headers(), b"")
+                answers.append(http1.read_response(rfile, request))
+        server.join(WAIT)
+    assert [(r.status_code, r.content) for r in answers] == [(200, b""), (204, b""),
+                                                             (200, b"next")]

@@ -111,6 +111,29 @@ def test_writer_sends_once_the_buffer_is_large():
     assert sent == [b"x" * buffered.WRITE_BUFFER_SIZE]
 
 
+def test_writer_sends_a_large_write_with_only_its_front_joined_to_the_head():
+    """The head and the first body bytes share one send; the rest of a large body goes
+    out as it is, not copied behind the head."""
+    sent = []
+    w = Writer(sent.append)
+    head, body = b"HTTP/1.1 200 OK\r\n\r\n", bytes(range(256)) * 1024
+    w.write(head)
+    w.write(body)
+    w.flush()
+    lead = buffered.WRITE_BUFFER_SIZE - len(head)
+    assert [bytes(s) for s in sent] == [head + body[:lead], body[lead:]]
+    assert isinstance(sent[1], memoryview) and sent[1].obj is body
+
+
+@pytest.mark.parametrize("chunk", [None, 1000, 100_000])
+def test_large_read_with_bytes_left_over(chunk):
+    payload = bytes(range(256)) * 4000
+    r = Reader.from_bytes(b"ab" + payload + b"tail", chunk=chunk)
+    assert r.read(2) == b"ab"
+    assert r.read(len(payload)) == payload
+    assert r.read(-1) == b"tail"
+
+
 def test_reader_and_writer_over_a_real_socketpair():
     a, b = socket.socketpair()
     payload = b"0123456789" * 300_000

@@ -5,7 +5,7 @@ from netlib import exceptions
 from netlib.http.headers import Headers
 from netlib.http.http1 import (
     assemble_body, assemble_request, assemble_request_head, assemble_response,
-    assemble_response_head, read_request, read_response,
+    assemble_response_head, assemble_response_parts, read_request, read_response,
 )
 from netlib.http.request import Request
 from netlib.http.response import Response
@@ -108,6 +108,22 @@ def test_assemble_body_chunked_skips_empty_chunks_and_terminates():
     headers = Headers([(b"transfer-encoding", b"gzip, Chunked")])
     assert list(assemble_body(headers, [b"abc", b"", b"x" * 26])) == [
         b"3\r\nabc\r\n", b"1a\r\n" + b"x" * 26 + b"\r\n", b"0\r\n\r\n"]
+
+
+def test_response_parts_keep_the_body_apart_from_the_head():
+    """A large body is not copied to put its head in front of it."""
+    body = b"x" * 100_000
+    head, *rest = assemble_response_parts(make_response(
+        headers=((b"Content-Length", b"100000"),), content=body))
+    assert head == b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+    assert rest == [body] and rest[0] is body
+
+
+def test_assemble_body_chunked_frames_a_large_chunk_without_copying_it():
+    chunk = b"y" * 70_000
+    parts = list(assemble_body(Headers([(b"Transfer-Encoding", b"chunked")]), [chunk]))
+    assert parts == [b"11170\r\n", chunk, b"\r\n", b"0\r\n\r\n"]
+    assert parts[1] is chunk
 
 
 def test_assemble_body_chunked_empty_body_is_just_the_terminator():

@@ -5,8 +5,8 @@ import pytest
 from netlib import exceptions
 from netlib.http.headers import Headers
 from netlib.http.http1 import (
-    connection_close, expected_http_body_size, read_body, read_request, read_request_head,
-    read_response, read_response_head,
+    connection_close, expected_http_body_size, join_body, read_body, read_request,
+    read_request_head, read_response, read_response_head,
 )
 from netlib.http.http1 import read
 from netlib.tcp.buffered import Reader
@@ -310,3 +310,16 @@ def test_connection_close(version, headers, close):
 def test_get_header_tokens_splits_lowers_and_drops_empty_tokens():
     headers = Headers([(b"Connection", b"Upgrade, , HTTP2-Settings"), (b"connection", b"KEEP-ALIVE")])
     assert read.get_header_tokens(headers, "Connection") == ["upgrade", "http2-settings", "keep-alive"]
+
+
+def test_join_body_returns_a_single_chunk_as_it_is():
+    chunk = b"z" * 1000
+    assert join_body(iter([chunk])) is chunk
+    assert join_body([]) == b""
+
+
+@pytest.mark.parametrize("chunk", CHUNKS + [100_000])
+def test_join_body_of_a_body_read_in_pieces(chunk):
+    body = bytes(range(256)) * 1000
+    data = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    assert join_body(read_body(reader(data, chunk), None)) == body
