@@ -133,20 +133,6 @@ class HTTPFlow(Flow):
             parts.append(repr(self.error))
         return f"<HTTPFlow {' '.join(parts)}>"
 
-    def match(self, f: str | Callable[[HTTPFlow], bool]) -> bool:
-        """Whether this flow matches the filter ``f``: a compiled filter (any callable
-        taking a flow) or a filter expression, which is compiled first.
-
-        Raises ValueError for an invalid expression.
-        """
-        if isinstance(f, str):
-            from libmproxy import filt  # the filter language depends on the models
-            expression = f
-            f = filt.parse(expression)
-            if f is None:
-                raise ValueError(f"invalid filter expression: {expression!r}")
-        return bool(f(self))
-
     def replace(self, pattern: str | bytes, repl: str | bytes, *args: Any, **kwargs: Any
                 ) -> int:
         """Replace the regex ``pattern`` with ``repl`` in the request and the response

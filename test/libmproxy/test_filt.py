@@ -19,7 +19,9 @@ from libmproxy.models import (
 )
 
 # A flow recorded by mitmproxy 0.18 (a GET of https://www.example.com/).
-DUMPFILE_018 = Path("/work/shared/data/flows/dumpfile-018.mitm")
+# The flow files recorded by real mitmproxy releases, in shared/ beside the repository.
+SHARED_FLOWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "flows"
+DUMPFILE_018 = SHARED_FLOWS / "dumpfile-018.mitm"
 
 PAGE = b"<html><head><title>Results</title></head>\n<body>hello world</body></html>"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,10 @@ from libmproxy.models import (
     TCPMessage,
 )
 
-DUMPFILE_018 = "/work/shared/data/flows/dumpfile-018.mitm"
-DUMPFILE_019 = "/work/shared/data/flows/dumpfile-019.mitm"
+# The flow files recorded by real mitmproxy releases, in shared/ beside the repository.
+SHARED_FLOWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "flows"
+DUMPFILE_018 = str(SHARED_FLOWS / "dumpfile-018.mitm")
+DUMPFILE_019 = str(SHARED_FLOWS / "dumpfile-019.mitm")
 
 
 def make_flow(path: str = "/", status: int | None = 200, error: str | None = None) -> HTTPFlow:
