@@ -89,7 +89,13 @@ class HttpLayer(Layer):
         self._client_answered = False
 
     def __call__(self) -> None:
+        # The accepting server (None for a handler made without one, as in tests).
+        server = self.client_io.server
         while True:
+            if server is not None:
+                # Between requests, let a burst of new clients in first: accepting needs
+                # the GIL once per connection (netlib.tcp.server module doc).
+                server.yield_to_accept()
             flow = HTTPFlow(self.client_conn, self.server_conn, live=self)
             if not self._read_request(flow):
                 return
