@@ -182,12 +182,20 @@ class Origin(http.server.ThreadingHTTPServer):
         self._thread.start()
 
     def finish_request(self, request: socket.socket, client_address: Any) -> None:
-        if self.context is not None:
-            try:
-                request = self.context.wrap_socket(request, server_side=True)
-            except (ssl.SSLError, OSError):
-                return
-        super().finish_request(request, client_address)
+        if self.context is None:
+            super().finish_request(request, client_address)
+            return
+        try:
+            tls = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            # wrap_socket detached ``request``: socketserver's own shutdown_request(request)
+            # would close nothing, and the TLS socket (still registered) would stay open,
+            # so a client would never see a TLS origin close a connection.
+            self.shutdown_request(tls)
 
     def register(self, sock: socket.socket) -> int:
         with self._lock:

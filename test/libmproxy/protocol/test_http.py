@@ -507,3 +507,13 @@ def test_bodyless_responses_get_no_chunked_terminator(proxy, policy):
         server.join(WAIT)
     assert [(r.status_code, r.content) for r in answers] == [(200, b""), (204, b""),
                                                              (200, b"next")]
+
+
+def test_reconnect_when_tls_server_closed_between_requests(proxy, tls_origin, pki):
+    """Inside a CONNECT tunnel, a kept-alive TLS server connection that the server closed
+    is replaced for the next request, with TLS again (the client never notices)."""
+    url = f"https://localhost:{tls_origin.port}"
+    result = proxy.curl("--cacert", pki.proxy_ca_cert, f"{url}/drop", f"{url}/next")
+    assert result.returncode == 0, result.stderr
+    assert [r["path"] for r in tls_origin.requests] == ["/drop", "/next"]
+    assert tls_origin.connections == 2
