@@ -132,6 +132,15 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
         master.add_server(server)
         stopper = _SignalStopper(master)
         stopper.install()
+        # The server thread, and the connection threads it starts, inherit the signal
+        # mask: with the stop signals blocked there, the kernel can only deliver them to
+        # the main thread. A signal caught by another thread would only set a flag that
+        # the main thread, asleep on the master's queue, never wakes up to look at.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            master.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         try:

@@ -821,14 +821,18 @@ def signal_when_ready(action=None) -> threading.Thread:
     from libmproxy import main
 
     def run() -> None:
+        # Like every thread but the main one, this one must not take the signal itself.
+        signal.pthread_sigmask(signal.SIG_BLOCK, main.STOP_SIGNALS)
         for _ in range(int(WAIT / 0.01)):
             handler = signal.getsignal(signal.SIGTERM)
             if getattr(handler, "__self__", None).__class__ is main._SignalStopper:
                 break
             threading.Event().wait(0.01)  # polling for readiness, not for correctness
-        if action is not None:
-            action()
-        os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            if action is not None:
+                action()
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=run, name="test signaller")
     thread.start()
