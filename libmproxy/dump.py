@@ -156,6 +156,8 @@ class DumpMaster(controller.Master):
             self.writer = FlowWriter(self.flow_file)
         super().__init__(server)
         self.set_event_policy(self.wanted_events(), default=SKIP)
+        # Entries add_event would not print are not queued (read live: verbosity may change).
+        self.event_policy.log_filter = self._shows_level
 
     # --- what the proxy tells us ------------------------------------------------------------
 
@@ -193,8 +195,11 @@ class DumpMaster(controller.Master):
             self.options.verbosity = -1
             self.shutdown()
 
+    def _shows_level(self, level: str) -> bool:
+        return self.options.verbosity >= LOG_LEVELS.get(level, LOG_LEVELS["info"])
+
     def add_event(self, e: str, level: str = "info") -> None:
-        if self.options.verbosity >= LOG_LEVELS.get(level, LOG_LEVELS["info"]):
+        if self._shows_level(level):
             self.echo(e, err=(level == "error"))
 
     def _echo_headers(self, headers: Headers) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from libmproxy import exceptions
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
@@ -53,6 +53,12 @@ class EventPolicy:
     def __init__(self, actions: Mapping[str, str] | None = None, default: str = ASK) -> None:
         self.default = _check_action("default", default)
         self._actions: dict[str, str] = {}
+        # Which "log" entries are worth queueing, by level (None: all of them). A master
+        # that would drop most entries (mitmdump -q shows only errors) says so here, so a
+        # connection thread does not wake the master thread for each debug line: with ~2
+        # such lines per connection that was two queue puts, two thread switches and a GIL
+        # handoff each for nothing.
+        self.log_filter: Callable[[str], bool] | None = None
         if actions:
             self.set(actions)
 
@@ -67,6 +73,13 @@ class EventPolicy:
 
     def action(self, mtype: str) -> str:
         return self._actions.get(mtype, self.default)
+
+    def wants_log(self, level: str) -> bool:
+        """Whether a "log" entry at ``level`` is to be queued at all."""
+        if self._actions.get("log", self.default) == SKIP:
+            return False
+        log_filter = self.log_filter
+        return log_filter is None or log_filter(level)
 
     def as_dict(self) -> dict[str, str]:
         return dict(self._actions)

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from netlib.tcp import Connection
 
-from libmproxy.controller import SKIP, Channel
+from libmproxy.controller import Channel
 from libmproxy.models import ClientConnection
 from libmproxy.protocol import Layer
 from libmproxy.proxy import next_layer as next_layer_policy
@@ -49,7 +49,7 @@ class RootContext:
     def log(self, msg: str, level: str, subs: Sequence[str] = ()) -> None:
         """Tell the master (event "log"): the client's address, the message, and indented
         sub-lines. Never waits for the master, even when the policy says "ask"."""
-        if self.channel.policy.action("log") == SKIP:
+        if not self.channel.policy.wants_log(level):
             return
         lines = [f"{self.client_conn.address}: {msg}", *(f"  -> {sub}" for sub in subs)]
         self.channel.tell("log", LogEntry("\n".join(lines), level))

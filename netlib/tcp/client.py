@@ -126,8 +126,14 @@ class TCPClient(Connection):
             raise
         chain = ssl_connection.get_peer_cert_chain(as_cryptography=True) or []
         self.server_certs = [certutils.SSLCert(c) for c in chain]
-        peer = ssl_connection.get_peer_certificate(as_cryptography=True)
-        self.cert = certutils.SSLCert(peer) if peer is not None else None
+        # On the client side OpenSSL's peer chain starts with the peer's own certificate:
+        # reuse it rather than have pyOpenSSL copy it out (DER round trip) a second time.
+        if chain:
+            peer = chain[0]
+            self.cert = self.server_certs[0]
+        else:
+            peer = ssl_connection.get_peer_certificate(as_cryptography=True)
+            self.cert = certutils.SSLCert(peer) if peer is not None else None
         if verify_upstream:
             try:
                 if peer is None:

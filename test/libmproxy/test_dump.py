@@ -305,6 +305,19 @@ def test_quiet_without_file_skips_flows(tmp_path):
     m.close()
 
 
+def test_log_entries_it_would_not_print_are_not_queued():
+    """-q shows only errors: a connection thread does not wake the master for the rest,
+    and the filter follows the verbosity as it is now, not as it was at startup."""
+    m, _, _ = master_with(verbosity=0)
+    policy = m.make_channel().policy
+    assert policy.wants_log("error")
+    assert not policy.wants_log("debug") and not policy.wants_log("info")
+    m.options.verbosity = 2
+    assert policy.wants_log("debug") and policy.wants_log("unknown-level")
+    m.set_event_policy({"log": "skip"})
+    assert not policy.wants_log("error")
+
+
 def test_told_events_go_through_the_channel_without_waiting(tmp_path):
     """A connection thread hooks a response: it goes on at once, the master prints it."""
     m, out, _ = master_with()
