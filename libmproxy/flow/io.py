@@ -10,8 +10,10 @@ Rules of this file:
 - Saved flows carry their layout version. The reader converts each older or newer layout
   to ours through ``MIGRATIONS``, a chain of small steps, each taking a state of one
   version to the next version on the way to ours. A version with no step is refused with a
-  message naming it. Today the chain is empty: 0.18's layout *is* ours (0.18.0 to 0.18.2
-  share it), and the converters for today's mitmproxy formats are added to the table.
+  message naming it. 0.18's layout *is* ours (0.18.0 to 0.18.2 share it); the steps from
+  today's mitmproxy formats (0.19 up to 21) are in ``libmproxy/flow/compat.py``. A step
+  may return None for a flow our model cannot hold (a WebSocket or DNS flow, say): the
+  reader skips it and goes on. A step that fails on a malformed state is a ValueError.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from netlib import tnetstring
 from netlib.exceptions import TnetstringException
 
 from libmproxy import models
+from libmproxy.flow import compat
 from libmproxy.exceptions import FlowReadException
 from libmproxy.models import FLOW_FORMAT_VERSION, Flow
 
@@ -36,8 +39,8 @@ CURRENT_VERSION: tuple[int, int] = tuple(FLOW_FORMAT_VERSION[:2])  # type: ignor
 
 # version key -> step converting a state of that version one version closer to ours. Each
 # step sets the state's "version" to the version it produces.
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
-MIGRATIONS: dict[Hashable, Migration] = {}
+Migration = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+MIGRATIONS: dict[Hashable, Migration] = dict(compat.MIGRATIONS)
 
 # More steps than there are versions means a cycle in MIGRATIONS: a bug, reported as such.
 MAX_MIGRATION_STEPS = 64
@@ -64,8 +67,9 @@ def _describe(key: Hashable) -> str:
     return ".".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
-def migrate(state: dict[str, Any]) -> dict[str, Any]:
-    """``state`` converted to our layout through ``MIGRATIONS``.
+def migrate(state: dict[str, Any]) -> dict[str, Any] | None:
+    """``state`` converted to our layout through ``MIGRATIONS``; None when a step skips a
+    flow our model cannot hold.
 
     Raises ValueError naming the version when no step leads from it to ours.
     """
@@ -80,18 +84,27 @@ def migrate(state: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(
                 f"flow format version {_describe(key)} is not supported "
                 f"(this version reads {_describe(CURRENT_VERSION)})")
-        state = step(state)
+        try:
+            state = step(state)
+        except (KeyError, TypeError, IndexError, AttributeError) as e:
+            raise ValueError(
+                f"invalid flow of format version {_describe(key)}: {e!r}") from e
+        if state is None:
+            return None
     raise ValueError(f"no end to the conversion of flow format version {state['version']!r}")
 
 
-def flow_from_state(state: Any) -> Flow:
-    """The flow saved as ``state``, in whatever known layout it was saved.
+def flow_from_state(state: Any) -> Flow | None:
+    """The flow saved as ``state``, in whatever known layout it was saved; None for a flow
+    the migration skips (see ``compat``).
 
     Raises ValueError saying what is wrong with the state.
     """
     if not isinstance(state, dict):
         raise ValueError(f"a saved flow is a dictionary, not {type(state).__name__}")
     state = migrate(state)
+    if state is None:
+        return None
     flow_type = state.get("type")
     cls = models.FLOW_TYPES.get(flow_type)  # type: ignore[arg-type]
     if cls is None:
@@ -157,7 +170,8 @@ class FlowReader:
                 flow = flow_from_state(state)
             except ValueError as e:
                 raise FlowReadException(f"invalid flow at byte {start}: {e}") from e
-            yield flow
+            if flow is not None:
+                yield flow
 
 
 def read_flows_from_paths(paths: Iterable[str | os.PathLike]) -> list[Flow]:

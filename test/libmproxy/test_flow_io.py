@@ -194,7 +194,7 @@ def test_state_of_wrong_shape_is_refused():
 # --- versions -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version, shown", [
-    (7, "version 7 "), ([0, 17], "version 0.17 "), ([1, 0, 0], "version 1.0 "),
+    (22, "version 22 "), ([0, 17], "version 0.17 "), ([1, 1, 0], "version 1.1 "),
 ])
 def test_unknown_versions_are_refused_by_name(version, shown):
     state = make_flow().get_state()
@@ -203,9 +203,10 @@ def test_unknown_versions_are_refused_by_name(version, shown):
         read(tnetstring.dumps(state))
 
 
-def test_newer_mitmproxy_file_is_refused_naming_its_version():
-    with pytest.raises(FlowReadException, match="version 7 is not supported"):
-        read_flows_from_paths([DUMPFILE_019])
+def test_newer_mitmproxy_file_is_migrated():
+    # Format 7 (mitmproxy 5.x) is converted through libmproxy/flow/compat.py.
+    [f] = read_flows_from_paths([DUMPFILE_019])
+    assert f.request.host == "webrv.rtb-seller.com"
 
 
 @pytest.mark.parametrize("version", [True, "0.18", [0], [0, "18"], None])
