@@ -296,9 +296,7 @@ def test_upgrade_relays_raw(proxy):
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(WAIT)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(4096)
+                http1.read_request_head(Reader(conn.recv))
                 conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\n"
                              b"Connection: Upgrade\r\n\r\n")
                 while chunk := conn.recv(4096):
@@ -424,9 +422,7 @@ def test_unchangeable_response_is_relayed_while_the_origin_sends(proxy, response
             conn, _ = listener.accept()
             with conn:
                 conn.settimeout(WAIT)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(4096)
+                http1.read_request_head(Reader(conn.recv))
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (2 * HALF)
                              + first)
                 if client_has_half.wait(WAIT):
