@@ -5,12 +5,10 @@ Rules of this file:
 - Flag names, short letters and destinations are 0.18's: they are the contract that users'
   scripts and muscle memory rely on. Where the documentation spells a flag differently from
   0.18 (``--ca-dir`` vs ``--cadir``), both spellings are accepted.
-- A flag is advertised only once the feature behind it works. Not here yet (later issues):
-  ``-s`` scripts, filter expressions, ``-r`` reading flows, ``-c``/``-S`` replay and their
-  options (``-k``, ``--rheader``, ``--norefresh``, ``--no-pop``, ``--replay-ignore-*``),
-  ``--anticache``, ``-z``/``--anticomp``, ``--replace``/``--replace-from-file``,
-  ``--setheader``, ``-t``/``-u`` sticky cookies and auth, ``--stream``, proxy
-  authentication, ``-T``/``--socks`` modes, ``--keepserving`` and config files.
+- A flag is advertised only once the feature behind it works. Not here yet (a later
+  issue): ``-T``/``--socks`` modes.
+- Values that can be checked at startup are (filter expressions, regular expressions,
+  sizes, files that must exist), so a typo fails before the proxy starts, not per request.
 - Every bad value ends in ``parser.error``: one line naming the flag, exit status 2.
 - The parser only parses; ``get_common_options`` (the master's options) and
   ``process_proxy_options`` (the proxy's ``ProxyConfig``) turn the parsed values into what
@@ -150,6 +148,63 @@ def cert_spec(spec: str) -> tuple[str, str]:
     return domain, path
 
 
+def filter_expression(value: str) -> str:
+    """A filter expression (spec: Filter expressions), checked now."""
+    from libmproxy import filt
+    try:
+        filt.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
+
+
+def _split_pattern(spec: str, what: str) -> tuple[str, str, str]:
+    """``/a/b/c`` with any separator (the first character) -> (a, b, c). A pattern whose
+    parts hold the separator needs another separator, as the spec says."""
+    if len(spec) < 2:
+        raise argparse.ArgumentTypeError(f"invalid {what} {spec!r}: expected /filter/a/b")
+    parts = spec[1:].split(spec[0])
+    if len(parts) != 3 or not all(parts[:2]):
+        raise argparse.ArgumentTypeError(
+            f"invalid {what} {spec!r}: expected three parts separated by {spec[0]!r}, "
+            f"like {spec[0]}filter{spec[0]}a{spec[0]}b")
+    filter_expression(parts[0])
+    return parts[0], parts[1], parts[2]
+
+
+def replace_hook(spec: str) -> tuple[str, str, str]:
+    """``--replace /filter/regex/replacement`` -> (filter, regex, replacement)."""
+    patt, regex_, replacement = _split_pattern(spec, "replacement pattern")
+    regex(regex_)
+    return patt, regex_, replacement
+
+
+def replace_file_hook(spec: str) -> tuple[str, str, str]:
+    """``--replace-from-file /filter/regex/path``: the replacement is the file's content,
+    read now, so a missing file fails at startup."""
+    patt, regex_, path = _split_pattern(spec, "replacement pattern")
+    regex(regex_)
+    path = os.path.expanduser(path)
+    try:
+        with open(path, "rb") as f:
+            replacement = f.read().decode("utf-8", "surrogateescape")
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"cannot read replacement file {path}: "
+                                         f"{e.strerror}") from None
+    return patt, regex_, replacement
+
+
+def setheader(spec: str) -> tuple[str, str, str]:
+    """``--setheader /filter/name/value`` -> (filter, name, value)."""
+    return _split_pattern(spec, "set-header pattern")
+
+
+def singleuser(value: str) -> str:
+    if ":" not in value or value.startswith(":"):
+        raise argparse.ArgumentTypeError(f"expected username:password, got {value!r}")
+    return value
+
+
 def _existing(check: Callable[[str], bool], what: str) -> Callable[[str], str]:
     """An argparse type for a path that must exist as ``what`` (``~`` expanded)."""
     def parse(value: str) -> str:
@@ -192,6 +247,33 @@ def basic_options(parser: argparse.ArgumentParser) -> None:
                      help="Write every completed flow to PATH (replacing its content).")
     out.add_argument("-a", "--afile", dest="outfile", type=_outfile("ab"), metavar="PATH",
                      help="Append every completed flow to PATH.")
+    parser.add_argument("-r", "--read-flows", dest="rfile", type=existing_file, metavar="PATH",
+                        help="Read flows from PATH and run them through the scripts, "
+                             "features and output, then exit (--keepserving: then serve).")
+    parser.add_argument("--keepserving", action="store_true", dest="keepserving",
+                        help="Keep serving after client replay or reading a flow file with "
+                             "-r is done (mitmdump exits by default).")
+    parser.add_argument("-s", "--script", action="append", dest="scripts", default=[],
+                        metavar='"script.py --bar"',
+                        help="Run an inline script, with arguments (quote the whole "
+                             "argument; use quotes within it for paths with spaces). "
+                             "Repeat for more scripts; they run in the order given.")
+    parser.add_argument("--anticache", action="store_true", dest="anticache",
+                        help="Strip the headers that let a server answer 304 Not Modified "
+                             "(If-None-Match, If-Modified-Since), so every response is whole.")
+    parser.add_argument("-z", "--anticomp", action="store_true", dest="anticomp",
+                        help="Ask servers for uncompressed responses (Accept-Encoding).")
+    parser.add_argument("-t", "--stickycookie", dest="stickycookie", type=filter_expression,
+                        metavar="FILTER",
+                        help="Sticky cookies: set the cookies seen in responses on later "
+                             "requests matching FILTER that have none.")
+    parser.add_argument("-u", "--stickyauth", dest="stickyauth", type=filter_expression,
+                        metavar="FILTER",
+                        help="Sticky auth: set the last Authorization header seen on later "
+                             "requests matching FILTER that have none.")
+    parser.add_argument("--stream", dest="stream_large_bodies", type=size, metavar="SIZE",
+                        help="Stream response bodies larger than SIZE (k/m/g suffixes) to "
+                             "the client instead of holding them; such bodies are not kept.")
 
 
 def proxy_modes(parser: argparse.ArgumentParser) -> None:
@@ -304,13 +386,86 @@ def onboarding_app(parser: argparse.ArgumentParser) -> None:
                        help=f"Port of the onboarding app. (default: {APP_PORT})")
 
 
+def replay_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Client replay")
+    group.add_argument("-c", "--client-replay", action="append", dest="client_replay",
+                       type=existing_file, default=[], metavar="PATH",
+                       help="Replay the requests saved in PATH, one after another.")
+    group = parser.add_argument_group("Server replay")
+    group.add_argument("-S", "--server-replay", action="append", dest="server_replay",
+                       type=existing_file, default=[], metavar="PATH",
+                       help="Answer requests with the responses saved in PATH.")
+    group.add_argument("-k", "--replay-kill-extra", action="store_true", dest="kill",
+                       help="Kill requests that have no saved response (by default they "
+                            "go to the server).")
+    group.add_argument("--rheader", "--server-replay-use-header", action="append",
+                       dest="rheaders", default=[], metavar="NAME",
+                       help="Request headers to match too (repeatable); by default only "
+                            "method, URL and body are matched.")
+    group.add_argument("--norefresh", action="store_false", dest="refresh_server_playback",
+                       help="Do not move the dates and cookie expiry of replayed "
+                            "responses to now.")
+    group.add_argument("--no-pop", action="store_true", dest="nopop",
+                       help="Keep each saved response for later requests instead of "
+                            "using it once.")
+    group.add_argument("--replay-ignore-content", action="store_true",
+                       dest="replay_ignore_content",
+                       help="Ignore request bodies when matching.")
+    group.add_argument("--replay-ignore-payload-param", action="append",
+                       dest="replay_ignore_payload_params", default=[], metavar="PARAM",
+                       help="Ignore this form parameter of request bodies when matching "
+                            "(urlencoded and multipart forms; repeatable).")
+    group.add_argument("--replay-ignore-param", action="append", dest="replay_ignore_params",
+                       default=[], metavar="PARAM",
+                       help="Ignore this query parameter when matching (repeatable).")
+    group.add_argument("--replay-ignore-host", action="store_true", dest="replay_ignore_host",
+                       help="Ignore the destination host when matching.")
+
+
+def rewrite_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "Replacements",
+        "Patterns are /filter/regex/replacement; any character may be the separator "
+        "(the first one), e.g. :~q:foo:bar.")
+    group.add_argument("--replace", action="append", dest="replacements", type=replace_hook,
+                       default=[], metavar="PATTERN",
+                       help="Replace regex by replacement in the bodies and headers of the "
+                            "requests and responses matching filter.")
+    group.add_argument("--replace-from-file", action="append", dest="replacements",
+                       type=replace_file_hook, metavar="PATTERN",
+                       help="Like --replace, the replacement being the content of a file: "
+                            "/filter/regex/path.")
+    group = parser.add_argument_group(
+        "Set headers", "Patterns are /filter/name/value, with any separator.")
+    group.add_argument("--setheader", action="append", dest="setheaders", type=setheader,
+                       default=[], metavar="PATTERN",
+                       help="Set header name to value on the requests and responses "
+                            "matching filter (replacing what was there).")
+
+
+def proxy_auth_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "Proxy authentication",
+        "Clients must authenticate to the proxy (407 with a Basic challenge). Not offered "
+        "in reverse, transparent or SOCKS mode.").add_mutually_exclusive_group()
+    group.add_argument("--nonanonymous", action="store_true", dest="auth_nonanonymous",
+                       help="Accept any username and password.")
+    group.add_argument("--singleuser", dest="auth_singleuser", type=singleuser,
+                       metavar="USER:PASS", help="Accept only this username and password.")
+    group.add_argument("--htpasswd", dest="auth_htpasswd", type=existing_file, metavar="PATH",
+                       help="Accept the users of this Apache htpasswd file.")
+
+
 def common_options(parser: argparse.ArgumentParser) -> None:
-    """The options shared by mitmdump and (later) the console."""
+    """The options shared by mitmdump and the console."""
     basic_options(parser)
     proxy_modes(parser)
     proxy_options(parser)
     proxy_ssl_options(parser)
     onboarding_app(parser)
+    replay_options(parser)
+    rewrite_options(parser)
+    proxy_auth_options(parser)
 
 
 def mitmdump(prog: str = "mitmdump") -> ArgumentParser:
@@ -325,13 +480,22 @@ def mitmdump(prog: str = "mitmdump") -> ArgumentParser:
                        default=DEFAULT_FLOW_DETAIL,
                        help="Show more of each flow: -d adds headers, -dd bodies (cut off "
                             "after 70 lines), -ddd whole bodies.")
+    parser.add_argument("filter", nargs="*", metavar="FILTER",
+                        help="A filter expression: only matching flows are shown and "
+                             "written (the words are joined by spaces).")
     return parser
 
 
 # --- from parsed flags to options ----------------------------------------------------------
 
 # Parsed values the master and ProxyConfig take as they are (destination = option name).
-MASTER_OPTIONS = ("outfile", "showhost", "no_server", "app", "app_host", "app_port")
+MASTER_OPTIONS = (
+    "outfile", "showhost", "no_server", "app", "app_host", "app_port", "rfile", "keepserving",
+    "scripts", "anticache", "anticomp", "stickycookie", "stickyauth", "stream_large_bodies",
+    "client_replay", "server_replay", "kill", "rheaders", "refresh_server_playback", "nopop",
+    "replay_ignore_content", "replay_ignore_payload_params", "replay_ignore_params",
+    "replay_ignore_host", "replacements", "setheaders",
+)
 PROXY_OPTIONS = (
     "port", "upstream_auth", "clientcerts", "no_upstream_cert", "ssl_insecure",
     "upstream_trusted_ca", "upstream_trusted_cadir", "ciphers_client", "ciphers_server",
@@ -347,8 +511,10 @@ def _pick(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
 def get_common_options(args: argparse.Namespace) -> dict[str, Any]:
     """The master's options: what to show, where to write, whether to serve the app."""
     quiet = args.quiet
+    filter_words = getattr(args, "filter", None) or []
     return dict(
         _pick(args, MASTER_OPTIONS),
+        filtstr=" ".join(filter_words) or None,
         flow_detail=0 if quiet else args.flow_detail,
         verbosity=QUIET_VERBOSITY if quiet else DEFAULT_VERBOSITY + args.verbose,
     )

@@ -1,4 +1,4 @@
-"""mitmdump's master: prints each completed flow and writes it to the flow file.
+"""mitmdump's master: a FlowMaster whose chain ends with a printer of completed flows.
 
 Output keeps 0.18's shape, one flow at a time, printed when the flow is complete::
 
@@ -11,30 +11,31 @@ level and verbosity (``LOG_LEVELS``); errors go to stderr, everything else to st
 
 Rules of this file:
 
-- mitmdump only observes: it never changes or holds a flow, so it asks the proxy to *tell*
-  it the events it prints or writes, and to skip the others (``wanted_events``). The
-  connection threads never wait for it. It keeps no flows in memory, only the ids of the
-  last ``RECENT_IDS`` flows written, so that a flow that fails after its response (the
-  client went away) is not written twice.
-- Each flow is written and flushed as it completes (``FlowWriter``): a killed mitmdump
-  loses at most the flow in progress.
+- The printer only observes: it never changes or holds a flow, so on its own it makes the
+  proxy *tell* it the events it prints and skip the others; features and scripts that
+  change flows make their events asked (see ``flow/master.py``). Events that would print
+  nothing at these options are not handled at all, so a quiet mitmdump costs the proxy
+  nothing.
+- mitmdump keeps no flows in memory. The positional filter expression limits what is
+  printed and what is written to the flow file.
 """
 from __future__ import annotations
 
-import collections
 import dataclasses
 import sys
-from typing import Any, BinaryIO, Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
 from netlib import human
 from netlib.http import Headers
 
-from libmproxy import controller
-from libmproxy.controller import SKIP, TELL, Server
-from libmproxy.flow import FlowWriter
+from libmproxy.controller import Server
+from libmproxy.exceptions import FlowReadException, ProxyException
+from libmproxy.features import build_chain
+from libmproxy.flow.io import FlowReader
+from libmproxy.flow.master import Feature, FlowMaster
 from libmproxy.models import HTTPFlow, HTTPRequest, HTTPResponse
 
-__all__ = ["DumpMaster", "DumpError", "Options", "LOG_LEVELS", "BODY_LINES"]
+__all__ = ["DumpMaster", "Dumper", "DumpError", "Options", "LOG_LEVELS", "BODY_LINES"]
 
 # The verbosity a log entry of each level needs to be shown, as in 0.18: -q is 0 (errors
 # only, on stderr), the default 1, -v 2 (adds the debug entries: connections, server
@@ -58,32 +59,58 @@ HEXDUMP_WIDTH = 16
 # (other than whitespace); otherwise it is a hex dump.
 BINARY_THRESHOLD = 0.3
 
-# How many written flow ids are remembered to avoid writing a flow again on its error.
-# An error follows its response at once, so a short memory is enough; the bound keeps a
-# long-running mitmdump's memory flat.
-RECENT_IDS = 1024
-
 INDENT = "    "
 
 
 class DumpError(Exception):
-    """A startup problem of the master (the flow file cannot be opened)."""
+    """A startup problem of the master (the flow file cannot be opened, a feature cannot be
+    set up): one message for the user."""
 
 
 @dataclasses.dataclass
 class Options:
-    """What mitmdump shows and writes (``cmdline.get_common_options`` makes these)."""
+    """mitmdump's options (``cmdline.get_common_options`` makes these; embedders and tests
+    pass only what they need). The FlowMaster's features read theirs from here."""
 
     flow_detail: int = DETAIL_LINES
     verbosity: int = 1
     outfile: tuple[str, str] | None = None  # (path, "wb" or "ab")
     showhost: bool = False
+    filtstr: str | None = None  # the positional filter expression
+    rfile: str | None = None  # -r
+    keepserving: bool = False
+    scripts: list[str] = dataclasses.field(default_factory=list)
+    anticache: bool = False
+    anticomp: bool = False
+    stickycookie: str | None = None
+    stickyauth: str | None = None
+    replacements: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    setheaders: list[tuple[str, str, str]] = dataclasses.field(default_factory=list)
+    stream_large_bodies: int | None = None
+    client_replay: list[str] = dataclasses.field(default_factory=list)
+    server_replay: list[str] = dataclasses.field(default_factory=list)
+    kill: bool = False  # -k: kill requests server replay has no response for
+    rheaders: list[str] = dataclasses.field(default_factory=list)
+    refresh_server_playback: bool = True
+    nopop: bool = False
+    replay_ignore_content: bool = False
+    replay_ignore_payload_params: list[str] = dataclasses.field(default_factory=list)
+    replay_ignore_params: list[str] = dataclasses.field(default_factory=list)
+    replay_ignore_host: bool = False
 
     @classmethod
     def from_dict(cls, options: dict[str, Any]) -> Options:
         """Options from a dict that may hold other tools' options too."""
         names = {field.name for field in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in options.items() if k in names})
+
+    @property
+    def filter(self) -> Any:
+        """The compiled filter expression, or None (compiled once, cached by filt)."""
+        if not self.filtstr:
+            return None
+        from libmproxy import filt
+        return filt.parse(self.filtstr)
 
 
 # --- text helpers ---------------------------------------------------------------------------
@@ -132,50 +159,30 @@ def body_lines(content: bytes, headers: Headers | None = None) -> list[str]:
 
 # --- the master -----------------------------------------------------------------------------
 
-class DumpMaster(controller.Master):
-    """Prints flows and log entries; writes flows to ``options.outfile``.
+class Dumper(Feature):
+    """The printer: completed flows and log entries, at the options' detail and verbosity.
 
-    ``outfile``/``errfile`` are the text streams printed to (stdout and stderr). Close the
-    master (``close``) when done to close the flow file.
+    ``outfile``/``errfile`` are the text streams printed to (stdout and stderr).
     """
 
-    def __init__(self, server: Server | None, options: Options,
-                 outfile: TextIO | None = None, errfile: TextIO | None = None) -> None:
+    observes = frozenset({"response", "error", "log", "tcp_message"})
+
+    def __init__(self, options: Options, outfile: TextIO | None = None,
+                 errfile: TextIO | None = None) -> None:
         self.options = options
         self.outfile = sys.stdout if outfile is None else outfile
         self.errfile = sys.stderr if errfile is None else errfile
-        self.flow_file: BinaryIO | None = None
-        self.writer: FlowWriter | None = None
-        self._written: collections.OrderedDict[str, None] = collections.OrderedDict()
-        if options.outfile is not None:
-            path, mode = options.outfile
-            try:
-                self.flow_file = open(path, mode)
-            except OSError as e:
-                raise DumpError(f"{path}: cannot open flow file: {e.strerror}") from e
-            self.writer = FlowWriter(self.flow_file)
-        super().__init__(server)
-        self.set_event_policy(self.wanted_events(), default=SKIP)
-        # Entries add_event would not print are not queued (read live: verbosity may change).
-        self.event_policy.log_filter = self._shows_level
+        self.filt = options.filter
+        self.master: Any = None
+        if options.flow_detail <= 0:
+            # Nothing to print per flow: not handling these events spares the proxy.
+            self.response = self.error = self.tcp_message = None  # type: ignore[assignment]
 
-    # --- what the proxy tells us ------------------------------------------------------------
-
-    def wanted_events(self) -> dict[str, str]:
-        """event -> "tell" for the events this master prints or writes, else "skip".
-
-        Printing and writing only observe, so no event is ever "ask": the connection
-        thread goes on at once. Events that would print nothing at these options are
-        skipped, so a quiet mitmdump costs the proxy nothing.
-        """
-        printing = self.options.flow_detail > 0
-        wanted = {
-            "response": printing or self.writer is not None,
-            "error": printing or self.writer is not None,
-            "log": True,  # errors are shown even with -q
-            "tcp_message": printing,
-        }
-        return {event: TELL if on else SKIP for event, on in wanted.items()}
+    def configure(self, master: Any) -> None:
+        self.master = master
+        # Entries this printer would not print are not queued (read live: verbosity may
+        # change, e.g. when the reader of our output goes away).
+        master.event_policy.log_filter = self._shows_level
 
     # --- output -----------------------------------------------------------------------------
 
@@ -193,7 +200,8 @@ class DumpMaster(controller.Master):
         except BrokenPipeError:
             self.options.flow_detail = 0
             self.options.verbosity = -1
-            self.shutdown()
+            if self.master is not None:
+                self.master.shutdown()
 
     def _shows_level(self, level: str) -> bool:
         return self.options.verbosity >= LOG_LEVELS.get(level, LOG_LEVELS["info"])
@@ -262,40 +270,19 @@ class DumpMaster(controller.Master):
         if flow.error is not None:
             self.echo(f" << error: {_escape(flow.error.msg)}")
 
-    # --- writing ----------------------------------------------------------------------------
-
-    def _write(self, flow: HTTPFlow) -> None:
-        if self.writer is None or flow.id in self._written:
-            return
-        self.writer.add(flow)
-        self._written[flow.id] = None
-        if len(self._written) > RECENT_IDS:
-            self._written.popitem(last=False)
-
-    def close(self) -> None:
-        """Close the flow file. Every flow is already flushed; this only releases it."""
-        if self.flow_file is not None:
-            self.flow_file.close()
-            self.flow_file = None
-            self.writer = None
-
     # --- handlers ---------------------------------------------------------------------------
 
-    @controller.handler
     def response(self, flow: HTTPFlow) -> None:
-        self.echo_flow(flow)
-        self._write(flow)
+        if self.filt is None or self.filt(flow):
+            self.echo_flow(flow)
 
-    @controller.handler
     def error(self, flow: HTTPFlow) -> None:
-        self.echo_flow(flow)
-        self._write(flow)
+        if self.filt is None or self.filt(flow):
+            self.echo_flow(flow)
 
-    @controller.handler
     def log(self, entry: Any) -> None:
         self.add_event(entry.msg, getattr(entry, "level", "info"))
 
-    @controller.handler
     def tcp_message(self, flow: Any) -> None:
         """One payload of a raw TCP connection: its direction, and at -dd its content."""
         if self.options.flow_detail <= 0 or not flow.messages:
@@ -307,3 +294,58 @@ class DumpMaster(controller.Master):
         self.echo(f"{client} {arrow} tcp {arrow} {server}")
         if self.options.flow_detail >= DETAIL_BODIES:
             self._echo_body(message)
+
+
+class DumpMaster(FlowMaster):
+    """mitmdump: the features ``options`` ask for, then the printer.
+
+    ``outfile``/``errfile`` are the text streams printed to (stdout and stderr). Raises
+    DumpError when a feature cannot be set up (the flow file cannot be opened, ...). Close
+    the master (``close``) when done: the features' ``done`` runs then (at the latest).
+    """
+
+    def __init__(self, server: Server | None, options: Options,
+                 outfile: TextIO | None = None, errfile: TextIO | None = None) -> None:
+        self.options = options
+        self.dumper = Dumper(options, outfile, errfile)
+        super().__init__(server)
+        try:
+            chain = build_chain(options)
+        except (ProxyException, ValueError) as e:
+            raise DumpError(str(e)) from e
+        for feature in chain:
+            self.add_feature(feature)
+        self.add_feature(self.dumper)
+
+    @property
+    def outfile(self) -> TextIO:
+        return self.dumper.outfile
+
+    @property
+    def errfile(self) -> TextIO:
+        return self.dumper.errfile
+
+    def echo(self, text: str, indent: int = 0, err: bool = False) -> None:
+        self.dumper.echo(text, indent, err)
+
+    def echo_flow(self, flow: HTTPFlow) -> None:
+        self.dumper.echo_flow(flow)
+
+    def add_event(self, e: str, level: str = "info") -> None:
+        self.dumper.add_event(e, level)
+
+    def read_flow_file(self, path: str) -> int:
+        """``-r``: run every flow of ``path`` through the chain (scripts, features, output,
+        flow file), in the file's order; returns how many. A damaged file has its complete
+        flows processed first, then raises DumpError naming the damage."""
+        try:
+            with open(path, "rb") as fo:
+                return self.load_flows(FlowReader(fo).stream())
+        except FlowReadException as e:
+            raise DumpError(f"{path}: {e}") from e
+        except OSError as e:
+            raise DumpError(f"{path}: cannot read flow file: {e.strerror}") from e
+
+    def close(self) -> None:
+        """Run the features' ``done`` (closing the flow file) if the loop did not."""
+        self.done()

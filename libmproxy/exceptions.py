@@ -82,3 +82,12 @@ class FlowReadException(ProxyException):
 
 class ControlException(ProxyException):
     pass
+
+
+class FlowWriteException(ProxyException):
+    """A flow file cannot be opened or written (``-w``, ``-a``, the console's save)."""
+
+
+class OptionsException(ProxyException):
+    """An option is unusable at startup (a replay file that cannot be read, a script that
+    does not load): one message naming the option and the problem."""

@@ -2,7 +2,9 @@
 
 Startup either succeeds or prints one line to stderr and exits non-zero: 2 for a bad
 command line (argparse's convention), 1 for anything else that stops the start (the port
-is taken, the flow file cannot be opened). SIGINT and SIGTERM end the run cleanly: the
+is taken, the flow file cannot be opened). ``-r FILE`` runs the file's flows through the
+features and the output, then exits, as 0.18 did (``--keepserving``: then serves). SIGINT
+and SIGTERM end the run cleanly: the
 proxy stops, the flows already told to the master are printed and written, the flow file
 is closed, and the exit status is 0.
 """
@@ -127,9 +129,17 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
                 server = ProxyServer(config)
             except ServerException as e:
                 return _fail(parser.prog, str(e))
-            if master.options.verbosity > 0:
-                master.echo(_listening_line(server))
         master.add_server(server)
+        if options["rfile"]:
+            try:
+                master.read_flow_file(options["rfile"])
+            except dump.DumpError as e:
+                return _fail(parser.prog, str(e))
+            if not options["keepserving"]:
+                master.shutdown()  # closes the listening socket the run would have used
+                return EXIT_OK
+        if not options["no_server"] and master.options.verbosity > 0:
+            master.echo(_listening_line(server))
         stopper = _SignalStopper(master)
         stopper.install()
         # The server thread, and the connection threads it starts, inherit the signal

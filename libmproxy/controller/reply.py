@@ -82,6 +82,11 @@ class Reply:
         """True once the asking thread has been released."""
         return self._state is ReplyState.COMMITTED
 
+    @property
+    def killed(self) -> bool:
+        """True once the answer chosen is Kill."""
+        return self._answer is KILL
+
     # --- handler side ---------------------------------------------------------------------
 
     def take(self) -> None:
@@ -164,6 +169,7 @@ class DummyReply:
     state = ReplyState.COMMITTED
     taken = False
     acked = False
+    killed = False
     done = True
 
     def __repr__(self) -> str:

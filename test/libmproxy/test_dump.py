@@ -25,6 +25,7 @@ import requests
 from netlib.http.message import as_headers
 
 from libmproxy import controller, dump
+from libmproxy.features import filewriter
 from libmproxy.dump import DumpMaster, Options
 from libmproxy.flow import FlowReader, FlowWriter
 from libmproxy.models import (
@@ -260,11 +261,11 @@ def test_error_after_response_is_not_written_twice(tmp_path):
 
 
 def test_written_ids_memory_is_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(dump, "RECENT_IDS", 3)
+    monkeypatch.setattr(filewriter, "RECENT_IDS", 3)
     m, _, _ = master_with(outfile=(str(tmp_path / "f"), "wb"), flow_detail=0)
     for i in range(10):
         m.dispatch("response", make_flow(f"/{i}"))
-    assert len(m._written) == 3
+    assert len(m.get_feature(filewriter.FileWriter)._written) == 3
     m.close()
 
 
@@ -298,10 +299,12 @@ def test_observed_events_are_told_the_rest_skipped():
 
 def test_quiet_without_file_skips_flows(tmp_path):
     m, _, _ = master_with(flow_detail=0, verbosity=0)
-    assert m.wanted_events() == {"response": "skip", "error": "skip", "log": "tell",
-                                 "tcp_message": "skip"}
+    policy = m.event_policy
+    assert [policy.action(e) for e in ("response", "error", "log", "tcp_message", "request")] \
+        == ["skip", "skip", "tell", "skip", "skip"]
     m, _, _ = master_with(flow_detail=0, outfile=(str(tmp_path / "f"), "wb"))
-    assert m.wanted_events()["response"] == "tell"
+    assert m.event_policy.action("response") == "tell"
+    assert m.event_policy.action("request") == "skip"
     m.close()
 
 
