@@ -154,7 +154,9 @@ def filter_expression(value: str) -> str:
     try:
         filt.parse(value)
     except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+        # The message's first line names the problem and its column; the caret drawing
+        # below it would break the one-line rule of startup errors.
+        raise argparse.ArgumentTypeError(str(e).splitlines()[0]) from None
     return value
 
 

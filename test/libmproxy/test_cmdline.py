@@ -26,12 +26,7 @@ FLAGS = [
 ]
 
 # Flags of later issues: refused until their features work.
-NOT_YET = [
-    ["-s", "x.py"], ["-r", "flows"], ["-c", "flows"], ["-S", "flows"], ["--anticache"],
-    ["-z"], ["--anticomp"], ["--replace", "/a/b/c"], ["--setheader", "/a/b/c"],
-    ["-t", "~q"], ["-u", "~q"], ["-k"], ["--stream", "1m"], ["-T"], ["--socks"],
-    ["--nonanonymous"], ["~m post"],
-]
+NOT_YET = [["-T"], ["--socks"]]
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +59,15 @@ def parse_error(capsys, *argv: str) -> str:
 
 def test_defaults():
     args = parse()
-    assert cmdline.get_common_options(args) == dict(
+    options = cmdline.get_common_options(args)
+    assert {k: options[k] for k in (
+        "flow_detail", "verbosity", "outfile", "showhost", "no_server", "app", "app_host",
+        "app_port", "filtstr", "rfile", "scripts", "replacements", "setheaders",
+        "client_replay", "server_replay", "refresh_server_playback")} == dict(
         flow_detail=1, verbosity=1, outfile=None, showhost=False, no_server=False,
-        app=True, app_host="mitm.it", app_port=80)
+        app=True, app_host="mitm.it", app_port=80, filtstr=None, rfile=None, scripts=[],
+        replacements=[], setheaders=[], client_replay=[], server_replay=[],
+        refresh_server_playback=True)
     kwargs = cmdline.get_proxy_kwargs(args)
     assert kwargs["host"] == "" and kwargs["port"] == 8080
     assert kwargs["cadir"] == os.path.expanduser("~/.mitmproxy")
@@ -280,6 +281,51 @@ def test_version(capsys, flag, expected):
 @pytest.mark.parametrize("argv", NOT_YET, ids=lambda argv: argv[0])
 def test_later_features_are_not_advertised(capsys, argv):
     parse_error(capsys, *argv)
+
+
+def test_filter_words_are_joined():
+    options = cmdline.get_common_options(parse("~m", "post", "&", "~d", "example.com"))
+    assert options["filtstr"] == "~m post & ~d example.com"
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--replace", "/~q/foo/bar"], [("~q", "foo", "bar")]),
+    (["--replace", ":~s:a/b:c/d"], [("~s", "a/b", "c/d")]),
+    (["--replace", "/~q/foo/"], [("~q", "foo", "")]),
+])
+def test_replace_patterns(argv, expected):
+    assert cmdline.get_common_options(parse(*argv))["replacements"] == expected
+
+
+def test_replace_from_file_reads_the_file(tmp_path):
+    path = tmp_path / "r.txt"
+    path.write_text("new text")
+    options = cmdline.get_common_options(parse("--replace-from-file", f"|~s|old|{path}"))
+    assert options["replacements"] == [("~s", "old", "new text")]
+
+
+def test_setheader_pattern():
+    options = cmdline.get_common_options(parse("--setheader", "/~q/Host/example.org"))
+    assert options["setheaders"] == [("~q", "Host", "example.org")]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--replace", "/~q/foo"], "argument --replace: invalid replacement pattern '/~q/foo'"),
+    (["--replace", "/~bogus/a/b"], "argument --replace: "),
+    (["--replace", "/~q/(/b"], "invalid regular expression '('"),
+    (["--replace-from-file", "/~q/a/no-such-file"], "cannot read replacement file"),
+    (["--setheader", "/~q//v"], "argument --setheader: invalid set-header pattern"),
+    (["-t", "~q &"], "argument -t/--stickycookie: "),
+    (["-u", "~nope"], "argument -u/--stickyauth: "),
+    (["--stream", "lots"], "argument --stream: "),
+    (["-r", "no-such-file"], "argument -r/--read-flows: no such file: no-such-file"),
+    (["-c", "no-such-file"], "argument -c/--client-replay: no such file"),
+    (["-S", "no-such-file"], "argument -S/--server-replay: no such file"),
+    (["--singleuser", "nocolon"], "argument --singleuser: expected username:password"),
+    (["--nonanonymous", "--singleuser", "a:b"], "not allowed with argument"),
+])
+def test_bad_feature_flags_are_one_line_errors(capsys, argv, message):
+    assert message in parse_error(capsys, *argv)
 
 
 # --- ProxyConfig ----------------------------------------------------------------------------
