@@ -22,10 +22,10 @@ def build_chain(options: Any) -> list[Any]:
     from libmproxy.features import filewriter
 
     chain: list[Any] = []
-    # -- rewriting: replacements, set headers
-    # -- scripts (-s)
-    # -- acting on the request/response: sticky cookies/auth, anticache, anticomp, stream,
-    #    server replay, client replay
+    # SLOT rewrite: replacements (--replace), set headers (--setheader)
+    # SLOT scripts: inline scripts (-s)
+    # SLOT modifiers: sticky cookies (-t), sticky auth (-u), anticache, anticomp, --stream
+    # SLOT replay: server replay (-S), client replay (-c)
     # -- observers
     if options.outfile is not None:
         path, mode = options.outfile
