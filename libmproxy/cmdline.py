@@ -236,6 +236,11 @@ def basic_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     parser.add_argument("--shortversion", action="version", version=version(),
                         help="show the version number alone and exit")
+    parser.add_argument("--conf", action="append", dest="conf", default=[], metavar="PATH",
+                        help=f"Read settings from the config file PATH too, after "
+                             f"{CA_DIR}/common.conf and the tool's own file there (e.g. "
+                             f"mitmdump.conf); its settings win over theirs, the command "
+                             f"line wins over all. Can be repeated.")
     parser.add_argument("-q", "--quiet", action="store_true", dest="quiet",
                         help="Print nothing: no flows and no event log.")
     parser.add_argument("-v", "--verbose", action="count", dest="verbose", default=0,
@@ -502,7 +507,7 @@ PROXY_OPTIONS = (
     "port", "upstream_auth", "clientcerts", "no_upstream_cert", "ssl_insecure",
     "upstream_trusted_ca", "upstream_trusted_cadir", "ciphers_client", "ciphers_server",
     "ssl_version_client", "ssl_version_server", "body_size_limit", "http2", "rawtcp",
-    "app_host", "app_port",
+    "app_host", "app_port", "auth_nonanonymous", "auth_singleuser", "auth_htpasswd",
 )
 
 

@@ -310,11 +310,11 @@ class DumpMaster(FlowMaster):
         self.dumper = Dumper(options, outfile, errfile)
         super().__init__(server)
         try:
-            chain = build_chain(options)
+            # Features set up when added (scripts run their ``start``) may refuse too.
+            for feature in build_chain(options):
+                self.add_feature(feature)
         except (ProxyException, ValueError) as e:
             raise DumpError(str(e)) from e
-        for feature in chain:
-            self.add_feature(feature)
         self.add_feature(self.dumper)
 
     @property

@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import Any, Sequence
 
-from libmproxy import cmdline, dump
+from libmproxy import cmdline, config_files, dump
 from libmproxy.controller import DummyServer
 from libmproxy.exceptions import ServerException
 from libmproxy.onboarding import Onboarding
@@ -108,9 +108,15 @@ class _SignalStopper:
 
 
 def mitmdump(argv: Sequence[str] | None = None) -> int:
-    """Run mitmdump with ``argv`` (default: the process's arguments); return the exit
-    status. Bad flags exit through argparse (SystemExit 2)."""
+    """Run mitmdump with ``argv`` (default: the process's arguments) after the settings of
+    its config files (libmproxy.config_files); return the exit status. Bad flags and bad
+    config files exit through argparse (SystemExit 2)."""
     parser = cmdline.mitmdump()
+    try:
+        argv = config_files.argv_with_config(
+            "mitmdump", parser, sys.argv[1:] if argv is None else argv)
+    except config_files.ConfigError as e:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {e}\n")
     args = parser.parse_args(argv)
     options = cmdline.get_common_options(args)
     cadir = cmdline.get_proxy_kwargs(args)["cadir"]

@@ -22,10 +22,34 @@ def build_chain(options: Any) -> list[Any]:
     from libmproxy.features import filewriter
 
     chain: list[Any] = []
-    # SLOT rewrite: replacements (--replace), set headers (--setheader)
-    # SLOT scripts: inline scripts (-s)
-    # SLOT modifiers: sticky cookies (-t), sticky auth (-u), anticache, anticomp, --stream
-    # SLOT replay: server replay (-S), client replay (-c)
+    # rewrite: replacements (--replace), set headers (--setheader)
+    from libmproxy.features import replace, setheaders
+    if options.replacements:
+        chain.append(replace.Replace(options.replacements))
+    if options.setheaders:
+        chain.append(setheaders.SetHeaders(options.setheaders))
+    # -- inline scripts (-s), in the order given
+    from libmproxy.script import Script
+    chain.extend(Script(command) for command in options.scripts)
+    # modifiers: sticky cookies (-t), sticky auth (-u), anticache, anticomp, --stream
+    from libmproxy.features import anticache, anticomp, stickyauth, stickycookie, streambodies
+    if options.stickycookie:
+        chain.append(stickycookie.StickyCookie(options.stickycookie))
+    if options.stickyauth:
+        chain.append(stickyauth.StickyAuth(options.stickyauth))
+    if options.anticache:
+        chain.append(anticache.Anticache())
+    if options.anticomp:
+        chain.append(anticomp.Anticomp())
+    if options.stream_large_bodies is not None:
+        chain.append(streambodies.StreamBodies(options.stream_large_bodies))
+    # -- replay: server replay (-S) answers requests, client replay (-c) sends saved ones
+    if options.server_replay:
+        from libmproxy.features.serverplayback import ServerPlayback
+        chain.append(ServerPlayback.from_options(options))
+    if options.client_replay:
+        from libmproxy.features.clientplayback import ClientPlayback
+        chain.append(ClientPlayback(options.client_replay, options.keepserving))
     # -- observers
     if options.outfile is not None:
         path, mode = options.outfile

@@ -44,6 +44,9 @@ CONCURRENT_THREAD_NAME = "concurrent hook"
 # Put on the master's queue by a finished @concurrent worker: run the rest of the chain.
 _RESUME = "__resume_chain__"
 
+# Put on the master's queue by ``call_soon``: a function to run on the master thread.
+_CALL = "__call_soon__"
+
 
 class Feature:
     """The optional base of a feature; any object with event methods will do.
@@ -133,8 +136,16 @@ class FlowMaster(controller.Master):
             self._concurrent.discard(reply)
             if not reply.done:  # shutdown may have answered it meanwhile
                 self.run_chain(mtype, obj, start, reply)
+        elif mtype == _CALL:
+            self._safe(obj[0])
         else:
             super().run_handler(mtype, obj)
+
+    def call_soon(self, fn: Any) -> None:
+        """Run ``fn()`` on the master thread after the events already queued; its errors
+        are logged. For other threads that must change what hooks see (a script's reload
+        watcher): hook code only ever runs on the master thread."""
+        self.event_queue.put(controller.Event(_CALL, (fn,), DummyReply()))
 
     def run_chain(self, mtype: str, obj: Any, start: int = 0, reply: Any = None) -> None:
         """Call ``mtype`` on each feature from position ``start``, stopping when one of them
@@ -192,6 +203,12 @@ class FlowMaster(controller.Master):
 
         threading.Thread(target=work, name=f"{CONCURRENT_THREAD_NAME} {mtype}",
                          daemon=True).start()
+
+    def handle_kill(self, flow: Any) -> None:
+        """A flow was killed (``flow.kill(master)``): every error handler of the chain sees
+        it. Its reply is already answered, so the chain runs without one (nothing it does
+        could change the answer any more)."""
+        self.run_chain("error", flow, 0, DummyReply())
 
     # --- flows that come from files instead of the proxy --------------------------------
 
@@ -254,3 +271,44 @@ class FlowMaster(controller.Master):
             done = getattr(feature, "done", None)
             if done is not None:
                 self._safe(done)
+
+    # --- replaying a saved request (client replay, the console's "r") ------------------
+
+    def replay_request(self, flow: Any, block: bool = False) -> Any:
+        """Send ``flow``'s request to its server again, on a RequestReplayThread whose
+        events run through this chain like a proxied flow's; returns the started thread
+        (joined first if ``block``; never block on the master's own thread, which must
+        stay free to answer the replay's events). The flow is backed up (so it can be
+        reverted), its request marked ``is_replay``, its response and error cleared.
+
+        Raises ReplayException, naming the reason, for a flow that cannot be replayed:
+        live or intercepted (a connection still owns it), without a request, or whose
+        request body was not kept.
+        """
+        from libmproxy.exceptions import ReplayException
+        from libmproxy.flow.replay import RequestReplayThread
+
+        if getattr(flow, "request", None) is None:
+            raise ReplayException("Can't replay a flow without a request.")
+        if flow.live:
+            raise ReplayException("Can't replay live request.")
+        if flow.intercepted:
+            raise ReplayException("Can't replay while intercepting.")
+        if flow.request.raw_content is None:
+            raise ReplayException("Can't replay request with missing content.")
+        config = next((s.config for s in self.servers
+                       if getattr(s, "config", None) is not None), None)
+        if config is None:
+            raise ReplayException("Can't replay without a proxy configuration.")
+        flow.backup()
+        request = flow.request
+        request.is_replay = True
+        if "content-length" in request.headers:
+            request.headers["content-length"] = str(len(request.raw_content))
+        flow.response = None
+        flow.error = None
+        thread = RequestReplayThread(config, flow, self.make_channel())
+        thread.start()
+        if block:
+            thread.join()
+        return thread

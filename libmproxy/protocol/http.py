@@ -3,7 +3,9 @@
 For each request (DESIGN.md, "how a request travels"):
 
 1. read the request (answering "100 Continue" first if the client waits for it); a
-   malformed one gets 400 and the connection closes;
+   malformed one gets 400 and the connection closes. In regular and upstream mode,
+   proxy authentication comes next (``_authenticate``): without good credentials the
+   client gets 407 and no hook hears of the request;
 2. work out the target from the request and the mode:
    "regular" expects absolute-form (or CONNECT) and connects where the URL says;
    "upstream" expects the same and sends everything to the upstream proxy (CONNECT
@@ -29,6 +31,7 @@ import time
 from typing import Callable, Iterator
 
 from netlib import exceptions as netlib_exceptions
+from netlib.http import Headers
 from netlib.http.http1 import join_body
 
 from libmproxy import exceptions
@@ -40,7 +43,7 @@ from libmproxy.models import (
 from libmproxy.protocol.base import Layer
 from libmproxy.protocol.http1 import HOP_BY_HOP_TO_ORIGIN, Http1Layer, target_address
 
-__all__ = ["HttpLayer", "REQUEST_FORMS", "IDEMPOTENT_METHODS"]
+__all__ = ["HttpLayer", "REQUEST_FORMS", "IDEMPOTENT_METHODS", "PROXY_AUTH_LAYER_MODES"]
 
 # The request-target forms each mode accepts (RFC 7230 section 5.3).
 REQUEST_FORMS = {
@@ -48,6 +51,11 @@ REQUEST_FORMS = {
     "upstream": ("absolute", "authority"),
     "transparent": ("relative",),
 }
+
+# The modes in which the client talks to us as a proxy, so proxy authentication applies
+# (ProxyConfig refuses it in the other proxy modes). Requests inside a CONNECT tunnel
+# ("transparent") need none: the CONNECT itself was checked.
+PROXY_AUTH_LAYER_MODES = ("regular", "upstream")
 
 # Methods that may be sent again when a reused server connection turns out to be closed
 # before any byte of the response arrived (RFC 7230 section 6.3.1).
@@ -87,6 +95,8 @@ class HttpLayer(Layer):
         self._server_requests = 0
         self._server_io_seen = None
         self._client_answered = False
+        self._authenticator = self.config.authenticator if mode in PROXY_AUTH_LAYER_MODES \
+            else None
 
     def __call__(self) -> None:
         # The accepting server (None for a handler made without one, as in tests).
@@ -99,6 +109,10 @@ class HttpLayer(Layer):
             flow = HTTPFlow(self.client_conn, self.server_conn, live=self)
             if not self._read_request(flow):
                 return
+            if self._authenticator is not None and not self._authenticate(flow):
+                if self.transport.check_close_connection(flow):
+                    return
+                continue
             if flow.request.first_line_format == "authority":
                 self._handle_connect(flow)
                 return
@@ -180,13 +194,49 @@ class HttpLayer(Layer):
             pass
         raise exceptions.HttpProtocolException(f"{status}: {message}")
 
+    # --- proxy authentication ------------------------------------------------------------
+
+    def _authenticate(self, flow: HTTPFlow) -> bool:
+        """Check the request's proxy credentials (spec: Proxy Authentication) before any
+        hook sees it; True if it may go on.
+
+        Good credentials are removed from the flow itself, not only from the wire copy
+        (spec: "Authentication headers are stripped from the flows, so they are not passed
+        to upstream servers"): hooks, saved flows, the origin and an upstream proxy (-U,
+        which gets ``--upstream-auth`` instead) never see them. Without proxy
+        authentication the header is left in the flow and only the wire copy loses it
+        (http1.HOP_BY_HOP_TO_ORIGIN).
+
+        Otherwise the client gets 407 with the Basic challenge and, as in 0.18, no flow
+        event fires for the refused request. Unlike 0.18 the connection stays open
+        (unless the request asked to close it): its body was read already, and a client
+        may retry with credentials on the same connection.
+        """
+        request = flow.request
+        authenticator = self._authenticator
+        if authenticator.authenticate(request.headers):
+            authenticator.clean(request.headers)
+            return True
+        self.log(f"407 Proxy Authentication Required: {request.method} "
+                 f"{request.host}:{request.port}", "debug")
+        headers = Headers(Content_Type="text/html; charset=utf-8")
+        for name, value in authenticator.auth_challenge_headers().items():
+            headers[name] = value
+        flow.response = make_error_response(
+            407, "This proxy requires authentication (HTTP Basic).", headers)
+        try:
+            self.transport.send_response(flow.response, request)
+        except netlib_exceptions.NetlibException as e:
+            raise exceptions.ProtocolException(f"client connection lost: {e}") from e
+        return False
+
     # --- CONNECT ------------------------------------------------------------------------
 
     def _handle_connect(self, flow: HTTPFlow) -> None:
         """Regular and upstream mode: open the tunnel, then hand the connection to
         whatever the client speaks inside (TLS, HTTP, raw TCP)."""
         flow = self.channel.hook("request", flow)
-        if flow.response is not None:  # a hook answered (e.g. proxy authentication)
+        if flow.response is not None:  # a hook answered (a refusal, say)
             self.transport.send_response(flow.response, flow.request)
             if not 200 <= flow.response.status_code < 300:
                 return
@@ -203,6 +253,14 @@ class HttpLayer(Layer):
     # --- one flow ---------------------------------------------------------------------------
 
     def _handle_flow(self, flow: HTTPFlow) -> None:
+        try:
+            self._serve_flow(flow)
+        finally:
+            # The connection is done with this flow: from now on it is data that can be
+            # replayed, edited or saved (the spec's ``flow.live``).
+            flow.live = None
+
+    def _serve_flow(self, flow: HTTPFlow) -> None:
         self._client_answered = False
         try:
             flow = self.channel.hook("request", flow)

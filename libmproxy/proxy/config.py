@@ -20,19 +20,25 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 from OpenSSL import SSL
 
 from netlib import certutils, exceptions as netlib_exceptions, human
-from netlib.http import url
+from netlib.http import authentication, url
 from netlib.tcp import DEFAULT_TIMEOUT, Address, version_range
 
 from libmproxy.models import HTTPRequest, HTTPResponse
 
 __all__ = [
     "ProxyConfig", "ServerSpec", "HostMatcher", "parse_server_spec", "parse_upstream_auth",
-    "parse_cert_spec", "MODES", "CONF_BASENAME", "DEFAULT_CADIR", "OPTION_ALIASES",
+    "parse_cert_spec", "make_authenticator", "MODES", "PROXY_AUTH_MODES", "CONF_BASENAME",
+    "DEFAULT_CADIR", "OPTION_ALIASES",
 ]
 
 # Modes the proxy knows. "transparent" and "socks5" come with their mode layers (a later
 # issue); the mode table in proxy.modes says which are implemented.
 MODES = ("regular", "reverse", "upstream", "transparent", "socks5")
+
+# The modes in which clients talk to the proxy as a proxy and can be asked to authenticate
+# (spec: "The proxy auth options are not compatible with the transparent, socks or
+# reverse proxy mode").
+PROXY_AUTH_MODES = ("regular", "upstream")
 
 # The CA files are called mitmproxy-ca.pem etc. (spec: "CA and cert files").
 CONF_BASENAME = "mitmproxy"
@@ -100,6 +106,38 @@ def parse_upstream_auth(auth: str) -> bytes:
     return b"Basic " + base64.b64encode(auth.encode("utf-8"))
 
 
+# How the spec names the modes in which proxy authentication is refused.
+_MODE_NAMES = {"reverse": "reverse proxy", "transparent": "transparent", "socks5": "socks"}
+
+
+def make_authenticator(nonanonymous: bool = False, singleuser: str | None = None,
+                       htpasswd: str | None = None, mode: str = "regular"
+                       ) -> authentication.NullProxyAuth:
+    """The proxy authenticator for ``--nonanonymous``, ``--singleuser USER:PASS`` or
+    ``--htpasswd PATH`` (at most one): BasicProxyAuth over the matching password manager,
+    or NullProxyAuth when none is given. A bad htpasswd file, or authentication in a mode
+    where the client does not talk to us as a proxy, is a ValueError."""
+    given = [flag for flag, value in (("--nonanonymous", nonanonymous),
+                                      ("--singleuser", singleuser), ("--htpasswd", htpasswd))
+             if value]
+    if not given:
+        return authentication.NullProxyAuth()
+    if len(given) > 1:
+        raise ValueError(f"proxy authentication: {' and '.join(given)} exclude each other; "
+                         f"give one")
+    if mode not in PROXY_AUTH_MODES:
+        raise ValueError(f"proxy authentication ({given[0]}) is not compatible with "
+                         f"{_MODE_NAMES.get(mode, mode)} mode")
+    if singleuser:
+        password_manager: authentication.PassMan = \
+            authentication.PassManSingleUser.from_spec(singleuser)
+    elif htpasswd:
+        password_manager = authentication.PassManHtpasswd(os.path.expanduser(htpasswd))
+    else:
+        password_manager = authentication.PassManNonAnon()
+    return authentication.BasicProxyAuth(password_manager, authentication.REALM)
+
+
 def parse_cert_spec(spec: str) -> tuple[str, str]:
     """``[domain=]path`` -> (domain, path); the domain defaults to "*" (every host)."""
     domain, sep, path = spec.partition("=")
@@ -151,7 +189,10 @@ class ProxyConfig:
     ignore_hosts, tcp_hosts [()]: regexes on "host:port". http2 [True]. rawtcp [False]:
     relay non-HTTP traffic as TCP. timeout: socket timeout in seconds. app_host, app_port
     ["mitm.it", 80] and apps [{}]: requests to (host, port) of an app are answered by it.
-    max_connections: connection threads at once.
+    max_connections: connection threads at once. auth_nonanonymous [False],
+    auth_singleuser [None] ("user:pass"), auth_htpasswd [None] (a path): proxy
+    authentication (at most one; regular and upstream mode only), built into
+    ``authenticator`` (see ``make_authenticator``).
     """
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
@@ -168,6 +209,9 @@ class ProxyConfig:
             self.upstream_server = parse_server_spec(values["upstream_server"], allowed)
         if self.mode in ("reverse", "upstream") and self.upstream_server is None:
             raise ValueError(f"{self.mode} mode needs a server (-R/-U http[s]://host[:port])")
+        self.authenticator = make_authenticator(
+            bool(values.get("auth_nonanonymous")), values.get("auth_singleuser"),
+            values.get("auth_htpasswd"), self.mode)
         auth = values.get("upstream_auth")
         self.upstream_auth: bytes | None = parse_upstream_auth(auth) if auth else None
         self.no_upstream_cert: bool = bool(values.get("no_upstream_cert", False))
@@ -222,7 +266,8 @@ FIELDS = frozenset({
     "ssl_insecure", "upstream_trusted_ca", "upstream_trusted_cadir", "clientcerts",
     "certs", "ciphers_client", "ciphers_server", "ssl_version_client", "ssl_version_server",
     "body_size_limit", "ignore_hosts", "tcp_hosts", "http2", "rawtcp", "timeout",
-    "max_connections", "app_host", "app_port", "apps",
+    "max_connections", "app_host", "app_port", "apps", "auth_nonanonymous", "auth_singleuser",
+    "auth_htpasswd",
 })
 
 

@@ -42,8 +42,13 @@ def to_str(value: bytes) -> str:
     return value.decode(_CODEC, _ERRORS)
 
 
-def bytes_pattern(pattern: str | bytes, flags: int = 0) -> re.Pattern[bytes]:
-    """Compile a user's str or bytes regex for matching against message bytes."""
+def bytes_pattern(pattern: str | bytes | re.Pattern[bytes], flags: int = 0
+                  ) -> re.Pattern[bytes]:
+    """Compile a user's str or bytes regex for matching against message bytes. A compiled
+    bytes pattern is taken as it is, so a caller that applies one regex to every flow
+    (``--replace``) compiles it once."""
+    if isinstance(pattern, re.Pattern):
+        return re.compile(pattern, flags)  # re refuses flags with a compiled pattern
     return re.compile(to_bytes(pattern), flags)
 
 

@@ -320,3 +320,45 @@ def test_shutdown_while_a_concurrent_handler_runs_releases_the_asker(running):
 
 def test_flowmaster_is_a_controller_master():
     assert issubclass(FlowMaster, controller.Master)
+
+
+def test_a_killed_flow_reaches_every_error_handler():
+    log: list = []
+    m = Master()
+    m.add_feature(Recorder("a", log, ("error",)))
+    m.add_feature(Recorder("b", log, ("error",)))
+    flow = make_flow()
+    flow.reply = controller.Reply(flow)
+    flow.reply.take()  # held, as an intercepted flow is
+    flow.kill(m)
+    assert log == [("a", "error"), ("b", "error")]
+    assert flow.error is not None
+
+
+def test_a_flow_is_no_longer_live_once_its_connection_is_done_with_it(pki, origin):
+    from libmproxy.proxy import ProxyConfig, ProxyServer
+    seen: list = []
+
+    class Watch(Feature):
+        def response(self, flow: HTTPFlow) -> None:
+            seen.append((flow, flow.live is not None))
+
+    config = ProxyConfig(host="127.0.0.1", port=0, cadir=pki.proxy_cadir, timeout=WAIT)
+    master = Master(ProxyServer(config))
+    master.add_feature(Watch())
+    thread = threading.Thread(target=master.run, name="test master")
+    thread.start()
+    try:
+        import requests
+        port = master.servers[0].address.port
+        with requests.Session() as s:
+            s.trust_env = False
+            r = s.get(origin.url + "/x", proxies={"http": f"http://127.0.0.1:{port}"},
+                      timeout=WAIT)
+        assert r.status_code == 200
+    finally:
+        master.shutdown()
+        thread.join(WAIT)
+    (flow, live_at_response), = seen
+    assert live_at_response
+    assert flow.live is None
