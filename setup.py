@@ -27,6 +27,11 @@ setup(
         "pyparsing>=3.1,<4",
         "ruamel.yaml>=0.18",
         "urwid>=2.6",
+        # Content views (libmproxy/contentviews): JavaScript and CSS beautified, image
+        # format and metadata.
+        "jsbeautifier>=1.15",
+        "cssbeautifier>=1.15",
+        "Pillow>=10.0",
     ],
     extras_require={
         "dev": [
@@ -35,6 +40,8 @@ setup(
             "pytest-cov>=5.0",
             "pytest-timeout>=2.3",
             "requests>=2.31",
+            "websockets>=15.0",  # test_websockets.py: client (through a proxy) and origin
+            "Pillow>=10.0",  # examples/upsidedownternet.py, run by its test
         ],
     },
     entry_points={"console_scripts": [

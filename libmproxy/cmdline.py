@@ -5,8 +5,9 @@ Rules of this file:
 - Flag names, short letters and destinations are 0.18's: they are the contract that users'
   scripts and muscle memory rely on. Where the documentation spells a flag differently from
   0.18 (``--ca-dir`` vs ``--cadir``), both spellings are accepted.
-- A flag is advertised only once the feature behind it works. Not here yet (a later
-  issue): ``-T``/``--socks`` modes.
+- A flag is advertised only once the feature behind it works. Every proxy mode of the
+  spec is here: regular (the default), ``-R``, ``-U``, ``-T`` (with
+  ``--spoof-source-address`` for fully transparent mode) and ``--socks``.
 - Values that can be checked at startup are (filter expressions, regular expressions,
   sizes, files that must exist), so a typo fails before the proxy starts, not per request.
 - Every bad value ends in ``parser.error``: one line naming the flag, exit status 2.
@@ -284,7 +285,8 @@ def basic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def proxy_modes(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Proxy modes").add_mutually_exclusive_group()
+    modes = parser.add_argument_group("Proxy modes")
+    group = modes.add_mutually_exclusive_group()
     group.add_argument("-R", "--reverse", type=server_spec("http", "https"), dest="reverse_proxy",
                        metavar="http[s]://host[:port]",
                        help="Reverse proxy: send every request to this server, speaking "
@@ -292,6 +294,17 @@ def proxy_modes(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-U", "--upstream", type=server_spec("http"), dest="upstream_proxy",
                        metavar="http://host[:port]",
                        help="Upstream proxy mode: send every request on to this proxy.")
+    group.add_argument("-T", "--transparent", action="store_true", dest="transparent_proxy",
+                       help="Transparent mode: serve connections that a firewall (iptables "
+                            "REDIRECT on Linux, a pf rdr rule on OSX) redirected to the "
+                            "proxy, sending each to its original destination.")
+    group.add_argument("--socks", action="store_true", dest="socks_proxy",
+                       help="SOCKS5 mode: be a SOCKS5 proxy (CONNECT, no authentication).")
+    modes.add_argument("--spoof-source-address", action="store_true",
+                       dest="spoof_source_address",
+                       help="Connect to servers from the client's IP address instead of "
+                            "the proxy's (fully transparent mode; Linux, needs "
+                            "CAP_NET_ADMIN and the routing in docs/transparent.md).")
 
 
 def proxy_options(parser: argparse.ArgumentParser) -> None:
@@ -323,17 +336,23 @@ def proxy_options(parser: argparse.ArgumentParser) -> None:
                             "Proxy-Authorization).")
     http2 = group.add_mutually_exclusive_group()
     http2.add_argument("--no-http2", action="store_false", dest="http2", default=True,
-                       help="Do not offer HTTP/2 to clients or servers. (This version "
-                            "speaks HTTP/1.1 only, so the flag changes nothing yet.)")
+                       help="Do not offer HTTP/2 to clients or servers: TLS connections "
+                            "negotiate HTTP/1.1 by ALPN.")
     http2.add_argument("--http2", action="store_true", dest="http2",
-                       help="Offer HTTP/2 where TLS with ALPN allows it, once supported; "
-                            "this version speaks HTTP/1.1 only.")
+                       help="Offer HTTP/2 by ALPN on TLS connections (the default): to the "
+                            "server first, and to the client only when its server agreed "
+                            "to speak it. Plain-text HTTP/2 (h2c) is not supported.")
     rawtcp = group.add_mutually_exclusive_group()
     rawtcp.add_argument("--raw-tcp", action="store_true", dest="rawtcp", default=False,
                         help="Relay connections that do not speak HTTP as raw TCP instead "
                              "of failing them.")
     rawtcp.add_argument("--no-raw-tcp", action="store_false", dest="rawtcp",
                         help="Fail connections that do not speak HTTP (the default).")
+    group.add_argument("--no-websockets", action="store_false", dest="websockets",
+                       default=True,
+                       help="Relay WebSocket connections as raw TCP after their handshake "
+                            "instead of message by message (no websocket_message events, "
+                            "no messages in the output).")
 
 
 def proxy_ssl_options(parser: argparse.ArgumentParser) -> None:
@@ -507,7 +526,8 @@ PROXY_OPTIONS = (
     "port", "upstream_auth", "clientcerts", "no_upstream_cert", "ssl_insecure",
     "upstream_trusted_ca", "upstream_trusted_cadir", "ciphers_client", "ciphers_server",
     "ssl_version_client", "ssl_version_server", "body_size_limit", "http2", "rawtcp",
-    "app_host", "app_port", "auth_nonanonymous", "auth_singleuser", "auth_htpasswd",
+    "websockets", "app_host", "app_port", "auth_nonanonymous", "auth_singleuser",
+    "auth_htpasswd",
 )
 
 
@@ -533,6 +553,10 @@ def get_proxy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         mode, upstream_server = "reverse", args.reverse_proxy
     elif args.upstream_proxy:
         mode, upstream_server = "upstream", args.upstream_proxy
+    elif args.transparent_proxy:
+        mode, upstream_server = "transparent", None
+    elif args.socks_proxy:
+        mode, upstream_server = "socks5", None
     else:
         mode, upstream_server = "regular", None
     return dict(
@@ -541,6 +565,7 @@ def get_proxy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         cadir=os.path.expanduser(args.cadir),
         mode=mode,
         upstream_server=upstream_server,
+        spoof_source_address=args.spoof_source_address,
         certs=[f"{domain}={path}" for domain, path in args.certs],
         ignore_hosts=list(args.ignore_hosts),
         tcp_hosts=list(args.tcp_hosts),

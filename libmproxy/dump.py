@@ -6,7 +6,9 @@ Output keeps 0.18's shape, one flow at a time, printed when the flow is complete
      << 200 OK 1.2k
 
 ``-d`` adds the headers (indented), ``-dd`` the bodies cut off after ``BODY_LINES`` lines,
-``-ddd`` whole bodies; an error prints `` << error: message``. Log entries are printed by
+``-ddd`` whole bodies; bodies are shown through the auto content view (``contentviews``:
+decoded, pretty-printed, in colour on a terminal and plain when piped); an error prints
+`` << error: message``. Log entries are printed by
 level and verbosity (``LOG_LEVELS``); errors go to stderr, everything else to stdout.
 
 Rules of this file:
@@ -23,11 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from netlib import human
 from netlib.http import Headers
 
+from libmproxy import contentviews
+from libmproxy.contentviews import Line
 from libmproxy.controller import Server
 from libmproxy.exceptions import FlowReadException, ProxyException
 from libmproxy.features import build_chain
@@ -49,15 +53,12 @@ DETAIL_BODIES = 3
 DETAIL_FULL_BODIES = 4
 
 # At -dd a body is cut off after this many lines (as 0.18 did): enough to recognise it,
-# short enough that a large page does not scroll every other flow away.
+# short enough that a large page does not scroll every other flow away. -ddd shows all.
 BODY_LINES = 70
 
-# Bytes per line of a binary body's hex dump.
-HEXDUMP_WIDTH = 16
-
-# A body is shown as text if at most this share of its characters are control characters
-# (other than whitespace); otherwise it is a hex dump.
-BINARY_THRESHOLD = 0.3
+# ANSI SGR codes for the content views' styles, used when printing to a terminal.
+BODY_COLOURS = {"header": "1;32", "key": "34", "value": "32", "offset": "36",
+                "highlight": "1", "error": "1;31"}
 
 INDENT = "    "
 
@@ -125,36 +126,22 @@ def _escape(value: str | bytes) -> str:
     )
 
 
-def _is_text(text: str) -> bool:
-    controls = sum(1 for c in text if not c.isprintable() and c not in "\r\n\t")
-    return controls <= BINARY_THRESHOLD * len(text)
+def _paint(line: Line, colour: bool) -> str:
+    """A content view's line as text, its styles as ANSI colours when ``colour``."""
+    if not colour:
+        return "".join(text for _, text in line)
+    return "".join(
+        f"\x1b[{BODY_COLOURS[style]}m{text}\x1b[0m" if text and style in BODY_COLOURS else text
+        for style, text in line
+    )
 
 
-def _hexdump(data: bytes) -> Iterable[str]:
-    for offset in range(0, len(data), HEXDUMP_WIDTH):
-        chunk = data[offset:offset + HEXDUMP_WIDTH]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        yield f"{offset:010x} {hexes:<{HEXDUMP_WIDTH * 3}} {ascii_}"
-
-
-def body_lines(content: bytes, headers: Headers | None = None) -> list[str]:
-    """The lines mitmdump shows for a (decoded) body: its text if it reads as text in its
-    declared charset (UTF-8 if none), a hex dump otherwise."""
-    charset = "utf-8"
-    if headers is not None:
-        content_type = headers.get("content-type", "")
-        for param in content_type.split(";")[1:]:
-            name, _, value = param.strip().partition("=")
-            if name.lower() == "charset" and value:
-                charset = value.strip('"')
+def _is_terminal(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
     try:
-        text = content.decode(charset)
-    except (UnicodeDecodeError, LookupError):
-        text = None
-    if text is not None and _is_text(text):
-        return [_escape(line) for line in text.splitlines()]
-    return list(_hexdump(content))
+        return bool(isatty and isatty())
+    except ValueError:  # closed
+        return False
 
 
 # --- the master -----------------------------------------------------------------------------
@@ -165,7 +152,7 @@ class Dumper(Feature):
     ``outfile``/``errfile`` are the text streams printed to (stdout and stderr).
     """
 
-    observes = frozenset({"response", "error", "log", "tcp_message"})
+    observes = frozenset({"response", "error", "log", "tcp_message", "websocket_message"})
 
     def __init__(self, options: Options, outfile: TextIO | None = None,
                  errfile: TextIO | None = None) -> None:
@@ -177,6 +164,7 @@ class Dumper(Feature):
         if options.flow_detail <= 0:
             # Nothing to print per flow: not handling these events spares the proxy.
             self.response = self.error = self.tcp_message = None  # type: ignore[assignment]
+            self.websocket_message = None  # type: ignore[assignment]
 
     def configure(self, master: Any) -> None:
         self.master = master
@@ -216,19 +204,31 @@ class Dumper(Feature):
             self.echo("\n".join(lines), indent=1)
 
     def _echo_body(self, message: Any) -> None:
-        content = message.get_content(strict=False) if hasattr(message, "get_content") \
-            else message.content
+        """The body through the auto content view (decoded, pretty-printed, cut off at
+        ``BODY_LINES`` below -ddd), under the view's description unless it is plain Raw."""
+        if hasattr(message, "raw_content"):  # HTTP: the view undoes the Content-Encoding
+            content = message.raw_content
+        else:
+            content = message.content
+            if isinstance(content, str):  # a WebSocket text message
+                content = content.encode("utf-8", "surrogateescape")
         if content is None:
             self.echo("(content missing)", indent=1)
             return
         if not content:
             return
-        lines = body_lines(content, getattr(message, "headers", None))
-        cut = self.options.flow_detail < DETAIL_FULL_BODIES and len(lines) > BODY_LINES
+        full = self.options.flow_detail >= DETAIL_FULL_BODIES
+        view = contentviews.get_content_view(
+            "auto", content, headers=getattr(message, "headers", None),
+            limit=None if full else BODY_LINES, limit_hint="use -ddd for all")
+        if view.error is not None:
+            self.add_event(f"content view failed: {_escape(view.error)}", "debug")
+        colour = _is_terminal(self.outfile)
         self.echo("")
-        self.echo("\n".join(lines[:BODY_LINES] if cut else lines), indent=1)
-        if cut:
-            self.echo("(cut off)", indent=1)
+        if view.description != "Raw":
+            style = "header" if view.error is None else "error"
+            self.echo(_paint([(style, view.description)], colour), indent=1)
+        self.echo("\n".join(_paint(line, colour) for line in view.lines), indent=1)
 
     def _echo_message(self, message: HTTPRequest | HTTPResponse) -> None:
         detail = self.options.flow_detail
@@ -285,13 +285,23 @@ class Dumper(Feature):
 
     def tcp_message(self, flow: Any) -> None:
         """One payload of a raw TCP connection: its direction, and at -dd its content."""
+        self._echo_stream_message(flow, "tcp")
+
+    def websocket_message(self, flow: Any) -> None:
+        """One WebSocket message, shown as a TCP payload is; the filter expression is
+        matched against the connection's handshake flow."""
+        handshake = flow.handshake_flow
+        if self.filt is None or handshake is None or self.filt(handshake):
+            self._echo_stream_message(flow, "ws")
+
+    def _echo_stream_message(self, flow: Any, protocol: str) -> None:
         if self.options.flow_detail <= 0 or not flow.messages:
             return
         message = flow.messages[-1]
         arrow = "->" if message.from_client else "<-"
         client = flow.client_conn.address if flow.client_conn is not None else None
         server = flow.server_conn.address if flow.server_conn is not None else None
-        self.echo(f"{client} {arrow} tcp {arrow} {server}")
+        self.echo(f"{client} {arrow} {protocol} {arrow} {server}")
         if self.options.flow_detail >= DETAIL_BODIES:
             self._echo_body(message)
 

@@ -10,6 +10,7 @@ is closed, and the exit status is 0.
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -83,20 +84,52 @@ class _SignalStopper:
     The handler runs on the main thread, which may be inside the master's queue at that
     moment; shutting down from there could deadlock on the queue's lock, so the handler
     only starts a thread that does it.
+
+    The handler alone can miss a signal: one that lands while the main thread is on its
+    way into the queue's lock (e.g. waiting to hand the GIL to a connection thread it just
+    answered) only marks the handler as due, and the thread then sleeps on the lock with
+    nothing to wake it. The interpreter also writes every signal's number to the wakeup
+    fd at once, so a watcher thread reading it shuts the master down in that case.
     """
 
     def __init__(self, master: dump.DumpMaster) -> None:
         self.master = master
         self.thread: threading.Thread | None = None
         self._previous: dict[int, Any] = {}
+        self._previous_wakeup_fd = -1
+        self._pipe: tuple[int, int] | None = None
+        self._watcher: threading.Thread | None = None
 
     def install(self) -> None:
         for signum in STOP_SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
+        read_fd, write_fd = self._pipe = os.pipe()
+        os.set_blocking(write_fd, False)  # the interpreter's rule for a wakeup fd
+        self._previous_wakeup_fd = signal.set_wakeup_fd(write_fd)
+        self._watcher = threading.Thread(target=self._watch, args=(read_fd,),
+                                         name="mitmdump signal watcher", daemon=True)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            self._watcher.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _watch(self, read_fd: int) -> None:
+        """Until the pipe is closed: shut down when a stop signal's number comes in."""
+        while data := os.read(read_fd, 64):
+            if any(signum in STOP_SIGNALS for signum in data):
+                self.master.shutdown()
 
     def uninstall(self) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
+        if self._pipe is not None:
+            signal.set_wakeup_fd(self._previous_wakeup_fd)
+            read_fd, write_fd = self._pipe
+            os.close(write_fd)  # the watcher reads the end of the pipe and returns
+            self._watcher.join()
+            os.close(read_fd)
+            self._pipe = None
         if self.thread is not None:
             self.thread.join()
 

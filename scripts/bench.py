@@ -10,7 +10,11 @@ then each proxy in turn, never both at once, and puts them through the same test
   with a distinct SNI (``h<N>.bench.localhost``) verified against the proxy's CA, one GET, close;
 - one 100 MB response (``/big``) through the proxy with curl: best MB/s of 3, and the proxy's
   peak RSS growth over idle during the download;
-- idle RSS (after startup and one request) and loaded RSS (peak during the 500-client test).
+- idle RSS (after startup and one request) and loaded RSS (peak during the 500-client test);
+- HTTP/2 on both sides (nginx origin only): h2load, which speaks to no HTTP proxy, against
+  each proxy started a second time in reverse mode (``-R https://127.0.0.1:<nginx h2 port>``
+  for ours, ``--mode reverse:...`` for the reference), over TLS with ALPN h2, /small with
+  ``H2_CLIENTS`` connections of ``H2_STREAMS`` concurrent streams: requests/s and errors.
 
 The clients are also run straight against the origin, and those figures printed as the
 ceiling: a proxy figure near its ceiling means the client or the machine is the limit.
@@ -19,7 +23,8 @@ Prints one table: metric | ours | reference | ratio | target | PASS/BELOW, with 
 It is a developer tool, not a test; it always exits 0 once the table is printed.
 
 What it installs when missing (only after the command line is parsed, so ``--help`` installs
-nothing): ``apt-get install -y nginx wrk`` when they are not on PATH (needs root), and a venv
+nothing): ``apt-get install -y nginx wrk nghttp2-client`` (h2load) when they are not on PATH
+(needs root), and a venv
 at ``~/.cache/mitmbench/venv`` (``$MITMBENCH_CACHE`` overrides the directory) with
 ``mitmproxy>=11,<12``, kept between runs. Everything listens on and talks to 127.0.0.1 only.
 
@@ -72,6 +77,7 @@ TARGET_KEEPALIVE_RATIO = 5.0
 TARGET_HTTPS_RATIO = 3.0
 TARGET_BIG_RATIO = 3.0
 TARGET_IDLE_RSS_RATIO = 0.60
+TARGET_H2_RATIO = 3.0
 # "Memory not growing by the body size more than once": one buffered copy of the body is
 # allowed, a second is not; the line is drawn half-way.
 TARGET_BIG_GROWTH = 1.5 * BIG_SIZE
@@ -81,6 +87,8 @@ HTTPS_THREADS = 2
 WRK_THREADS = 2
 WRK_TIMEOUT = "5s"
 BIG_RUNS = 3
+H2_CLIENTS = 10
+H2_STREAMS = 10
 RSS_SAMPLE_INTERVAL = 0.05
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -178,8 +186,12 @@ def which(name: str) -> str | None:
     return shutil.which(name, path=path)
 
 
+# The Debian package of each tool whose package is named otherwise.
+APT_PACKAGES = {"h2load": "nghttp2-client"}
+
+
 def ensure_apt(tools: list[str]) -> None:
-    missing = [t for t in tools if which(t) is None]
+    missing = [APT_PACKAGES.get(t, t) for t in tools if which(t) is None]
     if not missing:
         return
     if os.geteuid() != 0 or which("apt-get") is None:
@@ -294,6 +306,7 @@ http {{
     server {{
         listen {host}:{port} backlog=4096;
         listen {host}:{tls_port} ssl backlog=4096;
+        listen {host}:{h2_port} ssl http2 backlog=4096;
         server_name _;
         ssl_certificate {cert};
         ssl_certificate_key {key};
@@ -314,6 +327,8 @@ class Origin:
         self.tmp, self.cert, self.key = tmp, cert, key
         self.port, self.tls_port = free_port(), free_port()
         self.kind = kind
+        # HTTP/2 (TLS, ALPN h2): nginx only; the Python origin speaks HTTP/1.1.
+        self.h2_port: int | None = free_port() if kind == "nginx" else None
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -332,8 +347,8 @@ class Origin:
             conf = os.path.join(self.tmp, "nginx.conf")
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(tmp=self.tmp, host=HOST, port=self.port,
-                                          tls_port=self.tls_port, cert=self.cert,
-                                          key=self.key, www=www))
+                                          tls_port=self.tls_port, h2_port=self.h2_port,
+                                          cert=self.cert, key=self.key, www=www))
             self.proc = subprocess.Popen(
                 [which("nginx") or "nginx", "-p", self.tmp, "-c", conf, "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
@@ -344,6 +359,8 @@ class Origin:
                 stdin=subprocess.DEVNULL, preexec_fn=raise_fd_limit)
         wait_for_port(self.port, self.proc)
         wait_for_port(self.tls_port, self.proc)
+        if self.h2_port is not None:
+            wait_for_port(self.h2_port, self.proc)
 
     def stop(self) -> None:
         stop(self.proc)
@@ -719,6 +736,68 @@ def warm_up(proxy: Proxy, origin: Origin) -> bool:
     return out.stdout.strip() == "200"
 
 
+# --- HTTP/2 ----------------------------------------------------------------------------------
+
+def ours_reverse_argv(target: str) -> Callable[[int, str], list[str]]:
+    def argv(port: int, confdir: str) -> list[str]:
+        return ours_argv(port, confdir) + ["-R", target]
+    return argv
+
+
+def reference_reverse_argv(mitmdump: str, target: str) -> Callable[[int, str], list[str]]:
+    def argv(port: int, confdir: str) -> list[str]:
+        return reference_argv(mitmdump)(port, confdir) + ["--mode", f"reverse:{target}"]
+    return argv
+
+
+def run_h2load(port: int, seconds: float, pid: int | None = None) -> dict[str, Any]:
+    """h2load against https://127.0.0.1:``port``/small: H2_CLIENTS connections of
+    H2_STREAMS streams each, for ``seconds`` after a 1 s warm-up; requests/s, errors (every
+    request that did not succeed, and a run that negotiated anything but h2), and the
+    CPU ms per request of process ``pid``."""
+    cmd = [which("h2load") or "h2load", "-D", str(max(1, round(seconds))), "--warm-up-time", "1",
+           "-c", str(H2_CLIENTS), "-m", str(H2_STREAMS), "-t", "1",
+           f"https://{HOST}:{port}/small"]
+    cpu_before = process_cpu(pid) if pid else 0.0
+    out = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=raise_fd_limit).stdout
+    cpu = process_cpu(pid) - cpu_before if pid else None
+    result: dict[str, Any] = {"rps": 0.0, "requests": 0, "errors": 1,
+                              "protocol": None, "proxy_cpu_ms": None}
+    m = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    if m:
+        result["rps"] = float(m.group(1))
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded", out)
+    if m:
+        result["requests"] = int(m.group(3))
+        result["errors"] = int(m.group(2)) - int(m.group(3))
+    m = re.search(r"Application protocol: (\S+)", out)
+    result["protocol"] = m.group(1) if m else None
+    if result["protocol"] != "h2":
+        result["errors"] = max(result["errors"], 1)
+        result["output"] = out[-2000:]
+    if cpu is not None and result["requests"]:
+        result["proxy_cpu_ms"] = cpu * 1000.0 / result["requests"]
+    return result
+
+
+def bench_http2(name: str, argv: Callable[[int, str], list[str]], version: str, tmp: str,
+                seconds: float) -> dict[str, Any]:
+    """One proxy's HTTP/2 figure: the proxy started on its own in reverse mode (``argv``
+    names the origin), h2load through it, the proxy stopped."""
+    proxy = Proxy(f"{name}-h2", argv, tmp, version)
+    log(f"{name}: HTTP/2 reverse proxy, h2load {H2_CLIENTS}x{H2_STREAMS} streams, "
+        f"{seconds:.0f} s (load {loadavg()})")
+    proxy.start()
+    try:
+        res = run_h2load(proxy.port, seconds, proxy.pid)
+        res["load"] = loadavg()
+        if not proxy.alive():
+            raise RuntimeError(f"{name} died during the HTTP/2 test")
+    finally:
+        proxy.stop()
+    return res
+
+
 # --- one proxy's run -------------------------------------------------------------------------
 
 def bench_proxy(proxy: Proxy, origin: Origin, lua: str, seconds: float,
@@ -775,7 +854,8 @@ def merge_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     errors = [r["error"] for r in runs if "error" in r]
     if errors:
         out["error"] = "; ".join(errors)
-    for test, key in (("wrk10", "rps"), ("wrk500", "rps"), ("https", "cps"), ("big", "mbps")):
+    for test, key in (("wrk10", "rps"), ("wrk500", "rps"), ("https", "cps"), ("big", "mbps"),
+                      ("h2", "rps")):
         cands = [r[test] for r in good if test in r]
         if not cands:
             continue
@@ -867,6 +947,10 @@ def build_rows(results: dict[str, Any]) -> list[list[str]]:
     row("  RSS growth during 100 MB", ("big", "rss_growth"), " MiB",
         f"< {TARGET_BIG_GROWTH / MIB:.0f} MiB (1 body)",
         lambda a, r: a * MIB < TARGET_BIG_GROWTH, scale=MIB, ceiling=False)
+    row(f"HTTP/2 req/s (h2load {H2_CLIENTS}x{H2_STREAMS}, reverse)", ("h2", "rps"), "",
+        f">= {TARGET_H2_RATIO:g}x, 0 errors", ratio_at_least(TARGET_H2_RATIO, ("h2", "errors")))
+    row("  errors", ("h2", "errors"), "", "0", lambda a, r: a == 0, ratio=False)
+    row("  proxy CPU per request", ("h2", "proxy_cpu_ms"), " ms", ceiling=False)
     row("idle RSS", ("idle_rss",), " MiB", f"<= {TARGET_IDLE_RSS_RATIO:.0%} of ref",
         lambda a, r: None if r is None else r <= TARGET_IDLE_RSS_RATIO, scale=MIB,
         ceiling=False)
@@ -898,12 +982,13 @@ def print_table(results: dict[str, Any]) -> None:
         print("* ceiling: the same client straight against the origin, no proxy.")
     print(f"load average (1/5/15 min): before {meta['load_before']}; after "
           f"{meta.get('load_after', '?')}")
-    units = {"wrk10": "req/s", "wrk500": "req/s", "https": "conn/s", "big": "MB/s"}
-    keys = {"wrk10": "rps", "wrk500": "rps", "https": "cps", "big": "mbps"}
+    units = {"wrk10": "req/s", "wrk500": "req/s", "https": "conn/s", "big": "MB/s",
+             "h2": "req/s"}
+    keys = {"wrk10": "rps", "wrk500": "rps", "https": "cps", "big": "mbps", "h2": "rps"}
     for name in ("ours", "reference"):
         runs = results.get("rounds", {}).get(name, [])
         parts = []
-        for test in ("wrk10", "wrk500", "https", "big"):
+        for test in ("wrk10", "wrk500", "https", "big", "h2"):
             figures = [f"{r[test][keys[test]]:,.0f} (load {r[test]['load'].split()[0]})"
                        for r in runs if isinstance(r.get(test), dict)]
             if figures:
@@ -921,6 +1006,8 @@ def print_table(results: dict[str, Any]) -> None:
                 print(f"{name}: wrk {conns} conns socket errors: {w['socket_errors']}")
             if w.get("output"):
                 print(f"{name}: wrk {conns} conns output: {w['output']}")
+        if res.get("h2", {}).get("output"):
+            print(f"{name}: h2load output: {res['h2']['output']}")
         if res.get("error"):
             print(f"{name}: run failed: {res['error']}")
 
@@ -965,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
     args.rounds = max(1, args.rounds or (1 if args.quick else 2))
     raise_fd_limit()
 
-    tools = ["wrk", "curl"] + (["nginx"] if args.origin != "python" else [])
+    tools = ["wrk", "curl"] + (["nginx", "h2load"] if args.origin != "python" else [])
     ensure_apt(tools)
     for tool in ("wrk", "curl"):
         if which(tool) is None:
@@ -1005,10 +1092,21 @@ def main(argv: list[str] | None = None) -> int:
         with open(lua, "w") as f:
             f.write(WRK_LUA.format(url=origin.small_url, host=f"{HOST}:{origin.port}"))
 
+        h2_target = f"https://{HOST}:{origin.h2_port}" if origin.h2_port else None
+        if h2_target and which("h2load") is None:
+            log("h2load is missing: no HTTP/2 row")
+            h2_target = None
         if not args.no_ceiling:
             results["ceiling"] = bench_ceiling(origin, ca, seconds)
+            if h2_target:
+                results["ceiling"]["h2"] = run_h2load(origin.h2_port, min(seconds, 5))
 
         proxies = []
+        h2_argvs: dict[str, Callable[[int, str], list[str]]] = {}
+        if h2_target:
+            h2_argvs["ours"] = ours_reverse_argv(h2_target)
+            if ref_mitmdump:
+                h2_argvs["reference"] = reference_reverse_argv(ref_mitmdump, h2_target)
         if args.only in ("ours", "both"):
             proxies.append(("ours", Proxy("ours", ours_argv, tmp, f"mitmproxy-suite "
                                                                   f"{ours_version}")))
@@ -1027,6 +1125,13 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"{name}: {type(e).__name__}: {e} (log: {proxy.log})")
                     rounds[name].append({"version": proxy.version, "error": str(e)})
                 time.sleep(2.0)
+                if name in h2_argvs and "error" not in rounds[name][-1]:
+                    try:
+                        rounds[name][-1]["h2"] = bench_http2(name, h2_argvs[name],
+                                                             proxy.version, tmp, seconds)
+                    except Exception as e:  # noqa: BLE001 - report and carry on
+                        log(f"{name}: HTTP/2: {type(e).__name__}: {e}")
+                    time.sleep(2.0)
         for name, runs in rounds.items():
             results[name] = merge_rounds(runs)
         results["rounds"] = rounds

@@ -35,6 +35,7 @@ EVENTS = (
     "clientconnect", "clientdisconnect", "serverconnect", "serverdisconnect",
     "request", "responseheaders", "response", "error",
     "tcp_open", "tcp_message", "tcp_error", "tcp_close",
+    "websocket_message",
     "log",
 )
 

@@ -6,15 +6,19 @@ and asks ``RootContext.next_layer`` for the layer inside it.
 - tls       ``TlsLayer``: ClientHello first, upstream certificate sniffing, interception
 - http1     ``Http1Layer``: HTTP/1 framing for the HttpLayer
 - http      ``HttpLayer``: one flow after another
+- http2     ``Http2Layer``: HTTP/2 on both sides, one flow per stream (over HttpLayer)
 - rawtcp    ``RawTCPLayer``: ignored hosts, ``--tcp`` hosts, after protocol switches
+- websockets ``WebSocketLayer``: the messages of a WebSocket connection after its handshake
 """
 from libmproxy.protocol.base import CONTEXT_ATTRIBUTES, Kill, Layer, ServerConnectionMixin
 from libmproxy.protocol.http import HttpLayer
 from libmproxy.protocol.http1 import Http1Layer
+from libmproxy.protocol.http2 import Http2Layer
 from libmproxy.protocol.rawtcp import RawTCPLayer
 from libmproxy.protocol.tls import TlsLayer
+from libmproxy.protocol.websockets import WebSocketLayer
 
 __all__ = [
     "CONTEXT_ATTRIBUTES", "Kill", "Layer", "ServerConnectionMixin", "HttpLayer", "Http1Layer",
-    "RawTCPLayer", "TlsLayer",
+    "Http2Layer", "RawTCPLayer", "TlsLayer", "WebSocketLayer",
 ]

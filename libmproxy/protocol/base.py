@@ -164,7 +164,9 @@ class ServerConnectionMixin:
         self.channel.hook("serverconnect", model)
         io = server_io.open_connection(
             self.config, model.address, via=self.server_via, tls=self.server_tls,
-            sni=self.server_sni, alpn=self.server_alpn)
+            sni=self.server_sni, alpn=self.server_alpn,
+            spoof_source=self.client_conn.address.host if self.config.spoof_source_address
+            else None)
         self.server_io = io
         server_io.record(model, io)
         self.log(f"serverconnect -> {model.address}", "debug")

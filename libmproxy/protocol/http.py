@@ -42,6 +42,8 @@ from libmproxy.models import (
 )
 from libmproxy.protocol.base import Layer
 from libmproxy.protocol.http1 import HOP_BY_HOP_TO_ORIGIN, Http1Layer, target_address
+from libmproxy.protocol.websockets import WebSocketLayer, can_relay_messages, \
+    strip_extension_offer
 
 __all__ = ["HttpLayer", "REQUEST_FORMS", "IDEMPOTENT_METHODS", "PROXY_AUTH_LAYER_MODES"]
 
@@ -118,7 +120,7 @@ class HttpLayer(Layer):
                 return
             self._handle_flow(flow)
             if flow.response.status_code == SWITCHING_PROTOCOLS:
-                self._relay_switched_protocol()
+                self._relay_switched_protocol(flow)
                 return
             if self.transport.check_close_connection(flow):
                 return
@@ -263,6 +265,8 @@ class HttpLayer(Layer):
     def _serve_flow(self, flow: HTTPFlow) -> None:
         self._client_answered = False
         try:
+            if self.config.websockets:
+                strip_extension_offer(flow.request, self.log)
             flow = self.channel.hook("request", flow)
             if flow.response is None:
                 self._ask_app(flow)
@@ -429,7 +433,11 @@ class HttpLayer(Layer):
 
     # --- after the flow -----------------------------------------------------------------------
 
-    def _relay_switched_protocol(self) -> None:
-        """After "101 Switching Protocols" the connection is no longer HTTP: relay it."""
+    def _relay_switched_protocol(self, flow: HTTPFlow) -> None:
+        """After "101 Switching Protocols" the connection is no longer HTTP: WebSocket
+        goes message by message (unless --no-websockets), anything else is relayed raw."""
+        if self.config.websockets and can_relay_messages(flow, self.log):
+            WebSocketLayer(self, flow)()
+            return
         from libmproxy.protocol.rawtcp import RawTCPLayer
         RawTCPLayer(self, ignore=True)()

@@ -25,9 +25,12 @@ __all__ = ["open_connection", "open_tunnel", "start_tls", "record"]
 
 def open_connection(config: Any, address: Address, *, via: Address | None = None,
                     tls: bool = False, sni: str | None = None,
-                    alpn: Sequence[bytes] = ()) -> TCPClient:
-    """A connected (tunnelled, TLS) TCPClient to ``address``, or ProtocolException."""
-    io = TCPClient(via or address, timeout=config.timeout)
+                    alpn: Sequence[bytes] = (), spoof_source: str | None = None) -> TCPClient:
+    """A connected (tunnelled, TLS) TCPClient to ``address``, or ProtocolException.
+    ``spoof_source``: the client's host, to connect from (--spoof-source-address)."""
+    io = TCPClient(via or address, timeout=config.timeout,
+                   source_address=(spoof_source, 0) if spoof_source else None,
+                   spoof_source_address=spoof_source is not None)
     try:
         try:
             io.connect()

@@ -5,14 +5,18 @@ The order matters, and is why this layer exists:
 1. Peek the client's ClientHello (SNI, ALPN offers) without consuming it.
 2. If the server side speaks TLS too, connect to the server first ("upstream certificate
    sniffing", off with ``--no-upstream-cert``), sending the client's SNI and offering
-   the client's ALPN protocols that we can speak ourselves (only http/1.1 until HTTP/2
-   lands), and read the server's certificate.
+   the client's ALPN protocols that we can speak ourselves (h2 first, unless
+   ``--no-http2``; then http/1.1), and read the server's certificate.
 3. Mint the interception certificate: the CN of the upstream certificate and its SANs,
    plus the SNI and the host the client asked for (an IP, after ``CONNECT 10.1.1.1:443``);
    without an upstream certificate, from the SNI and host alone. A ``--cert`` for a
    matching domain wins (the certificate store decides).
-4. Finish the client's handshake, agreeing on the protocol the server agreed on.
-5. Hand over to the next layer (HTTP/1, or raw TCP).
+4. Finish the client's handshake, agreeing on the protocol the server agreed on. This is
+   0.18's rule, and why HTTP/2 is never offered to a client on its own: the proxy relays
+   HTTP/2 only as HTTP/2 (protocol.http2), so the client may speak it only when its server
+   does. When the server is connected only later (``--no-upstream-cert``, or the sniffing
+   failed), it is offered only what the client agreed to, for the same reason.
+5. Hand over to the next layer (HTTP/1, HTTP/2 or raw TCP).
 
 If the sniffing connection fails (the server is down, or its certificate does not
 verify), the client handshake still completes, so that the HTTP layer can answer with a
@@ -28,12 +32,15 @@ from netlib.tcp import ClientHello, version_range
 from libmproxy import exceptions
 from libmproxy.protocol.base import Layer
 
-__all__ = ["TlsLayer", "ALPN_HTTP1", "SUPPORTED_ALPN", "FALLBACK_COMMON_NAME"]
+__all__ = ["TlsLayer", "ALPN_H2", "ALPN_HTTP1", "SUPPORTED_ALPN", "supported_alpn",
+           "FALLBACK_COMMON_NAME"]
 
+ALPN_H2 = b"h2"
 ALPN_HTTP1 = b"http/1.1"
 
-# The ALPN protocols the proxy can speak on either side. HTTP/2 joins when its layer does.
-SUPPORTED_ALPN = (ALPN_HTTP1,)
+# The ALPN protocols the proxy can speak on either side, in its order of preference: a
+# server that speaks both is asked for HTTP/2 (many streams on one connection).
+SUPPORTED_ALPN = (ALPN_H2, ALPN_HTTP1)
 
 # The certificate name when the client gave no SNI and no server is known (a TLS client
 # talking straight to a regular proxy port): something, so that the handshake can finish.
@@ -65,11 +72,15 @@ class TlsLayer(Layer):
             # server is the -R host whatever name the client used for the proxy.
             server_sni = (sni or _host(address)) if self.want_server_tls else self.server_sni
             self.set_server_tls(True, sni=server_sni,
-                                alpn=[p for p in offers if p in SUPPORTED_ALPN])
+                                alpn=[p for p in supported_alpn(self.config) if p in offers])
             if not self.config.no_upstream_cert and address is not None:
                 self._sniff_upstream()
         if self.client_tls:
             self._establish_tls_with_client(sni)
+            if (self.want_server_tls or self.server_tls) and not self.server_conn:
+                # The server is connected later, after the client chose its protocol.
+                chosen = self.client_conn.alpn_proto_negotiated
+                self.set_server_tls(True, sni=self.server_sni, alpn=[chosen] if chosen else [])
         layer = self.next_layer(self)
         layer()
 
@@ -122,11 +133,12 @@ class TlsLayer(Layer):
             model.cipher_name, _bits, model.tls_version = cipher
 
     def _select_alpn(self, offers: list[bytes]) -> bytes | None:
-        """The server's choice if it made one the client offered, else http/1.1 if the
-        client offered it, else nothing (the handshake goes on without ALPN)."""
+        """The server's choice if it made one the client offered (h2 only with HTTP/2 on),
+        else http/1.1 if the client offered it, else nothing (the handshake goes on without
+        ALPN)."""
         server = self.server_conn
         chosen = server.alpn_proto_negotiated if server else None
-        if chosen and chosen in offers:
+        if chosen and chosen in offers and chosen in supported_alpn(self.config):
             return chosen
         return ALPN_HTTP1 if ALPN_HTTP1 in offers else None
 
@@ -145,6 +157,12 @@ class TlsLayer(Layer):
         if not cn and not sans:
             cn = FALLBACK_COMMON_NAME
         return self.config.certstore.get_cert(cn, sans)
+
+
+def supported_alpn(config) -> tuple[bytes, ...]:
+    """What the proxy may negotiate with ``config``: h2 and http/1.1, or http/1.1 alone with
+    ``--no-http2``."""
+    return SUPPORTED_ALPN if config.http2 else (ALPN_HTTP1,)
 
 
 def _host(address) -> str | None:

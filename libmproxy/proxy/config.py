@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import os
 import re
+import socket
+import sys
 from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 from OpenSSL import SSL
@@ -22,7 +24,9 @@ from OpenSSL import SSL
 from netlib import certutils, exceptions as netlib_exceptions, human
 from netlib.http import authentication, url
 from netlib.tcp import DEFAULT_TIMEOUT, Address, version_range
+from netlib.tcp.client import transparent_socket
 
+from libmproxy import platform
 from libmproxy.models import HTTPRequest, HTTPResponse
 
 __all__ = [
@@ -31,8 +35,8 @@ __all__ = [
     "DEFAULT_CADIR", "OPTION_ALIASES",
 ]
 
-# Modes the proxy knows. "transparent" and "socks5" come with their mode layers (a later
-# issue); the mode table in proxy.modes says which are implemented.
+# Modes the proxy knows (spec: Modes of Operation; -R, -U, -T, --socks); proxy.modes has
+# the layer of each. Transparent mode needs a platform resolver (libmproxy.platform).
 MODES = ("regular", "reverse", "upstream", "transparent", "socks5")
 
 # The modes in which clients talk to the proxy as a proxy and can be asked to authenticate
@@ -187,12 +191,14 @@ class ProxyConfig:
     ciphers_server [None]: OpenSSL cipher lists. ssl_version_client, ssl_version_server
     ["secure"]: a netlib.tcp.VERSIONS name. body_size_limit [None]: bytes, or "3m".
     ignore_hosts, tcp_hosts [()]: regexes on "host:port". http2 [True]. rawtcp [False]:
-    relay non-HTTP traffic as TCP. timeout: socket timeout in seconds. app_host, app_port
+    relay non-HTTP traffic as TCP. websockets [True]: relay WebSocket connections message
+    by message (False: raw). timeout: socket timeout in seconds. app_host, app_port
     ["mitm.it", 80] and apps [{}]: requests to (host, port) of an app are answered by it.
     max_connections: connection threads at once. auth_nonanonymous [False],
     auth_singleuser [None] ("user:pass"), auth_htpasswd [None] (a path): proxy
     authentication (at most one; regular and upstream mode only), built into
-    ``authenticator`` (see ``make_authenticator``).
+    ``authenticator`` (see ``make_authenticator``). spoof_source_address [False]: connect
+    to servers from the client's address (fully transparent mode; Linux, CAP_NET_ADMIN).
     """
 
     def __init__(self, options: Any = None, **kwargs: Any) -> None:
@@ -203,6 +209,12 @@ class ProxyConfig:
         self.mode: str = values.get("mode") or "regular"
         if self.mode not in MODES:
             raise ValueError(f"invalid proxy mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.mode == "transparent" and platform.resolver() is None:
+            raise ValueError(f"transparent mode is not supported on this platform "
+                             f"({sys.platform}): it needs Linux (iptables) or OSX (pf)")
+        self.spoof_source_address: bool = bool(values.get("spoof_source_address", False))
+        if self.spoof_source_address:
+            _check_spoofing()
         self.upstream_server: ServerSpec | None = None
         if values.get("upstream_server") is not None:
             allowed = ("http",) if self.mode == "upstream" else ("http", "https")
@@ -232,6 +244,7 @@ class ProxyConfig:
         self.tcp_hosts = HostMatcher(values.get("tcp_hosts") or (), "TCP host pattern")
         self.http2: bool = bool(values.get("http2", True))
         self.rawtcp: bool = bool(values.get("rawtcp", False))
+        self.websockets: bool = bool(values.get("websockets", True))
         self.timeout: float | None = values.get("timeout", DEFAULT_TIMEOUT)
         self.max_connections: int | None = values.get("max_connections")
         self.app_host: str = values.get("app_host") or DEFAULT_APP_HOST
@@ -265,9 +278,9 @@ FIELDS = frozenset({
     "host", "port", "cadir", "mode", "upstream_server", "upstream_auth", "no_upstream_cert",
     "ssl_insecure", "upstream_trusted_ca", "upstream_trusted_cadir", "clientcerts",
     "certs", "ciphers_client", "ciphers_server", "ssl_version_client", "ssl_version_server",
-    "body_size_limit", "ignore_hosts", "tcp_hosts", "http2", "rawtcp", "timeout",
-    "max_connections", "app_host", "app_port", "apps", "auth_nonanonymous", "auth_singleuser",
-    "auth_htpasswd",
+    "body_size_limit", "ignore_hosts", "tcp_hosts", "http2", "rawtcp", "websockets",
+    "timeout", "max_connections", "app_host", "app_port", "apps", "auth_nonanonymous",
+    "auth_singleuser", "auth_htpasswd", "spoof_source_address",
 })
 
 
@@ -296,6 +309,17 @@ def _existing(path: str | None, what: str, check: Callable[[str], bool]) -> str 
     if not check(path):
         raise ValueError(f"{what} not found: {path}")
     return path
+
+
+def _check_spoofing() -> None:
+    """Fail at startup, not per connection, when the kernel will not let us use the
+    client's address (``--spoof-source-address`` needs CAP_NET_ADMIN or CAP_NET_RAW)."""
+    try:
+        transparent_socket(socket.AF_INET).close()
+    except netlib_exceptions.TcpException as e:
+        raise ValueError(
+            f"--spoof-source-address: {e}; run as root, or through the capability-keeping "
+            f"wrapper examples/mitmproxy_shim.c (docs/transparent.md)") from None
 
 
 def _tls_version(name: str) -> str:

@@ -7,7 +7,10 @@ client's first bytes blocks until the client sends them, and an ignored connecti
 server that speaks first (SMTP through CONNECT, say) must be relayed without waiting.
 
 Stages (``Layer.stage`` of the layer asking): "start" (the proxy mode layer), "tunnel"
-(the HTTP layer after CONNECT), "tls" (after the TLS layer).
+(the HTTP layer after CONNECT), "tls" (after the TLS layer). In transparent and SOCKS
+mode the "start" layer has set the server already, so ``--ignore`` (address and SNI)
+decides there as it does after a CONNECT, then TLS (ClientHello, or port 443/8443), then
+HTTP or raw TCP.
 """
 from __future__ import annotations
 
@@ -18,13 +21,23 @@ from typing import Any, Callable, NamedTuple
 from netlib import exceptions as netlib_exceptions
 from netlib.tcp import Address, ClientHello, is_tls_record_magic
 
-from libmproxy.protocol import Http1Layer, Layer, RawTCPLayer, TlsLayer
+from libmproxy.protocol import Http1Layer, Http2Layer, Layer, RawTCPLayer, TlsLayer
 
 __all__ = ["LayerKind", "Rule", "RULES", "ConnectionFacts", "decide", "build",
-           "EXPLICIT_PROXY_MODES"]
+           "EXPLICIT_PROXY_MODES", "TRANSPARENT_MODES", "TLS_PORTS"]
 
 # Modes in which the client talks to the proxy as a proxy (absolute-form, CONNECT).
 EXPLICIT_PROXY_MODES = ("regular", "upstream")
+
+# Modes in which the mode layer has set the server before anything else (the firewall's
+# original destination, the SOCKS CONNECT target), and the client speaks to it as it would
+# to the server itself: TLS from the start, or origin-form HTTP, or anything.
+TRANSPARENT_MODES = ("transparent", "socks5")
+
+# Destination ports treated as TLS in those modes whatever the first bytes look like
+# (spec, "Transparent HTTPS": "we treat all traffic destined for ports 443 and 8443 as
+# SSL"); on other ports the first bytes decide.
+TLS_PORTS = (443, 8443)
 
 # How many bytes tell TLS from HTTP: a TLS record starts 0x16 0x03 0x0X; an HTTP method
 # is at least three printable characters.
@@ -33,6 +46,7 @@ PEEK_SIZE = 3
 
 class LayerKind(enum.Enum):
     HTTP1 = "http1"
+    HTTP2 = "http2"
     TLS = "tls"
     RAW_TCP = "rawtcp"
     IGNORED = "ignored"  # raw TCP, neither recorded nor hooked
@@ -49,7 +63,12 @@ RULES: tuple[Rule, ...] = (
     Rule("the client talks to us as a proxy",
          lambda f: f.stage == "start" and f.mode in EXPLICIT_PROXY_MODES, LayerKind.HTTP1),
     Rule("TLS ClientHello", lambda f: f.stage != "tls" and f.client_tls, LayerKind.TLS),
+    Rule("a TLS port (443, 8443) in transparent or SOCKS mode",
+         lambda f: f.stage == "start" and f.mode in TRANSPARENT_MODES and f.tls_port,
+         LayerKind.TLS),
     Rule("TCP host (--tcp)", lambda f: f.tcp_host, LayerKind.RAW_TCP),
+    Rule("the client negotiated HTTP/2 by ALPN",
+         lambda f: f.stage == "tls" and f.client_alpn == b"h2", LayerKind.HTTP2),
     Rule("not HTTP, and --rawtcp", lambda f: f.rawtcp and not f.client_ascii,
          LayerKind.RAW_TCP),
     Rule("HTTP by default", lambda f: True, LayerKind.HTTP1),
@@ -76,6 +95,10 @@ class ConnectionFacts:
     def server_address(self) -> Address | None:
         server_conn = getattr(self._top_layer, "server_conn", None)
         return server_conn.address if server_conn is not None else None
+
+    @functools.cached_property
+    def tls_port(self) -> bool:
+        return self.server_address is not None and self.server_address.port in TLS_PORTS
 
     @functools.cached_property
     def first_bytes(self) -> bytes:
@@ -116,12 +139,24 @@ class ConnectionFacts:
     def tcp_host(self) -> bool:
         return self._matches(self._config.tcp_hosts)
 
+    @functools.cached_property
+    def client_alpn(self) -> bytes | None:
+        """The protocol the client's TLS handshake settled on (after the TLS layer)."""
+        return self._top_layer.client_conn.alpn_proto_negotiated
+
 
 def build(kind: LayerKind, top_layer: Layer, facts: Any) -> Layer:
     """The layer of ``kind`` on top of ``top_layer``."""
     if kind is LayerKind.HTTP1:
         explicit = facts.stage == "start" and facts.mode in EXPLICIT_PROXY_MODES
         return Http1Layer(top_layer, facts.mode if explicit else "transparent")
+    if kind is LayerKind.HTTP2:
+        return Http2Layer(top_layer, "transparent")
     if kind is LayerKind.TLS:
-        return TlsLayer(top_layer, client_tls=True, server_tls=facts.stage == "tunnel")
+        # Inside a CONNECT tunnel, and at the start in transparent and SOCKS mode, the
+        # client meant to speak TLS to the server itself: so do we (0.18: server TLS ==
+        # client TLS there). In reverse mode the -R scheme has decided already.
+        server_tls = facts.stage == "tunnel" or (
+            facts.stage == "start" and facts.mode in TRANSPARENT_MODES)
+        return TlsLayer(top_layer, client_tls=True, server_tls=server_tls)
     return RawTCPLayer(top_layer, ignore=kind is LayerKind.IGNORED)

@@ -3,6 +3,12 @@
 It records what a flow reports about its server connection: when the connection started,
 when TCP and TLS were set up, the address actually connected to, the certificate the server
 showed, the SNI sent and the protocol ALPN agreed on.
+
+With ``spoof_source_address`` the connection comes from ``source_address`` even though that
+address belongs to another host (Linux's IP_TRANSPARENT): a fully transparent proxy connects
+to the server from its client's address. The kernel allows that only with CAP_NET_ADMIN (or
+CAP_NET_RAW), and the replies reach us only if the routing sends them to this host (see the
+proxy's transparent-mode documentation).
 """
 from __future__ import annotations
 
@@ -20,7 +26,39 @@ from netlib.tcp.address import Address
 from netlib.tcp.connection import DEFAULT_TIMEOUT, Connection
 from netlib.tcp.verify import ChainVerifier, match_hostname
 
-__all__ = ["TCPClient"]
+__all__ = ["TCPClient", "transparent_socket", "IP_TRANSPARENT", "IPV6_TRANSPARENT"]
+
+# Linux's socket options for binding to an address of another host; Python names only the
+# IPv4 one (values from <linux/in.h> and <linux/in6.h>).
+IP_TRANSPARENT = getattr(socket, "IP_TRANSPARENT", 19)
+IPV6_TRANSPARENT = 75
+
+
+def transparent_socket(family: int) -> socket.socket:
+    """A TCP socket of ``family`` that may bind to a non-local address. Without the
+    CAP_NET_ADMIN or CAP_NET_RAW capability the kernel refuses: TcpException saying so."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_INET6:
+        level, option = socket.IPPROTO_IPV6, IPV6_TRANSPARENT
+    else:
+        level, option = socket.SOL_IP, IP_TRANSPARENT
+    try:
+        sock.setsockopt(level, option, 1)
+    except OSError as e:
+        sock.close()
+        raise exceptions.TcpException(
+            f"cannot spoof the source address: IP_TRANSPARENT needs the CAP_NET_ADMIN or "
+            f"CAP_NET_RAW capability ({e.strerror or e})") from e
+    return sock
+
+
+def _unmapped(host: str) -> str:
+    """``::ffff:10.0.0.1`` (an IPv4 client seen by an IPv6 socket) -> ``10.0.0.1``."""
+    try:
+        mapped = ipaddress.ip_address(host).ipv4_mapped
+    except (ValueError, AttributeError):
+        return host
+    return str(mapped) if mapped is not None else host
 
 
 def _sni_bytes(sni: str) -> bytes | None:
@@ -37,12 +75,17 @@ def _sni_bytes(sni: str) -> bytes | None:
 
 
 class TCPClient(Connection):
-    """A connection to ``address``, optionally from ``source_address``."""
+    """A connection to ``address``, optionally from ``source_address`` (which with
+    ``spoof_source_address`` may be another host's address)."""
 
     def __init__(self, address: Address | tuple, source_address: Address | tuple | None = None,
-                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+                 timeout: float | None = DEFAULT_TIMEOUT,
+                 spoof_source_address: bool = False) -> None:
         super().__init__(None, Address.wrap(address), timeout)
         self.source_address = Address.wrap(source_address) if source_address else None
+        if spoof_source_address and self.source_address is None:
+            raise ValueError("spoof_source_address needs a source_address")
+        self.spoof_source_address = spoof_source_address
         self.ip_address: Address | None = None
         self.sni: str | None = None
         self.cert: certutils.SSLCert | None = None
@@ -58,7 +101,10 @@ class TCPClient(Connection):
         self.timestamp_start = time.time()
         source = self.source_address.address if self.source_address else None
         try:
-            sock = socket.create_connection(self.address.address, self.timeout, source)
+            if self.spoof_source_address:
+                sock = self._spoofed_connection()
+            else:
+                sock = socket.create_connection(self.address.address, self.timeout, source)
         except socket.gaierror as e:
             raise exceptions.AddressException(
                 f"cannot resolve {self.address.host}: {e.strerror or e}") from e
@@ -71,6 +117,23 @@ class TCPClient(Connection):
         self.ip_address = Address.wrap(sock.getpeername())
         self.source_address = Address.wrap(sock.getsockname())
         self.timestamp_tcp_setup = time.time()
+
+    def _spoofed_connection(self) -> socket.socket:
+        """Connect from the (foreign) source address through an IP_TRANSPARENT socket, to
+        the first address of the server in the source's family."""
+        source_host = _unmapped(self.source_address.host)
+        family = socket.AF_INET6 if ":" in source_host else socket.AF_INET
+        target = socket.getaddrinfo(self.address.host, self.address.port, family,
+                                    socket.SOCK_STREAM)[0][4]
+        sock = transparent_socket(family)
+        try:
+            sock.settimeout(self.timeout)
+            sock.bind((source_host, self.source_address.port))
+            sock.connect(target)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def convert_to_ssl(
         self,

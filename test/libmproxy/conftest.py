@@ -11,6 +11,10 @@
   thread; shut down at teardown.
 - ``no_thread_leaks``: fails a test that leaves a thread behind (the proxy and protocol
   tests use it automatically).
+- ``mitmdump(*args)``: the real ``python -m libmproxy.main`` as a subprocess (a ``Mitmdump``:
+  wait for its lines, talk through it with curl or requests, stop it with a signal);
+  ``mitmdump_once(*args)``: one that ends by itself (refused flags, ``-n -c``); both use
+  ``mitmdump_cadir``. ``free_port``: a loopback port nobody listens on.
 
 Nothing here sleeps: waits are on events and conditions, bounded by ``WAIT``.
 """
@@ -21,13 +25,17 @@ import itertools
 import json
 import os
 import queue
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
+import requests
 
 from netlib import certutils
 from netlib.tcp import keylog
@@ -47,9 +55,6 @@ EVENTS = (
 
 ORIGIN_CN = "origin.test"
 ORIGIN_SANS = ["origin.test", "alt.origin.test", "localhost", "127.0.0.1"]
-
-
-# --- threads ---------------------------------------------------------------------------------
 
 
 # --- certificates ------------------------------------------------------------------------------
@@ -373,3 +378,192 @@ def outcomes() -> queue.Queue:
 def curl() -> Callable[..., subprocess.CompletedProcess]:
     """curl without a proxy (for reverse mode): curl(*args)."""
     return run_curl
+
+
+# --- mitmdump as a subprocess ------------------------------------------------------------------
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# How long a test waits on a mitmdump subprocess (to start, to print a line, to end). Longer
+# than WAIT: each one starts an interpreter on a shared machine.
+MITMDUMP_WAIT = 20.0
+
+LISTENING = "Proxy server listening at "
+
+
+def mitmdump_argv(cadir: str, args: tuple[str, ...], port: int | None) -> list[str]:
+    """``python -m libmproxy.main args`` with the CA in ``cadir``, listening on
+    127.0.0.1:``port``, or where ``args`` or the config files say if ``port`` is None."""
+    address = [] if port is None else ["-b", "127.0.0.1", "-p", str(port)]
+    return [sys.executable, "-m", "libmproxy.main", *address, "--cadir", cadir, *args]
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has installed a handler for ``signum`` (Linux /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("SigCgt:"):
+                return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
+    return False  # pragma: no cover
+
+
+class Mitmdump:
+    """A mitmdump subprocess. A named thread reads its stdout line by line, so a test can
+    wait for a line with a deadline instead of blocking on the pipe; every line read is kept
+    in ``out``, and once it has ended its stderr is in ``err``.
+
+    - ready: ``started()`` waits for the listening line and learns ``port`` and ``url`` from
+      it; ``wait_ready_silently()`` is for runs that print nothing (``-q``, ``-n``).
+    - ending: ``stop(signum)`` signals it as a user would; ``finish()`` waits for a run that
+      ends by itself (``-n -c``). Both give (exit status, stdout).
+    - clients: ``get``/``post`` (requests), ``curl`` (the CompletedProcess, for tests about
+      failures) and ``fetch`` (what curl received, which must come).
+    """
+
+    def __init__(self, argv: list[str], port: int) -> None:
+        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.port = port
+        self.out: list[str] = []
+        self.err = ""
+        self.returncode: int | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read,
+                                        name=f"mitmdump {self.proc.pid} stdout reader")
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_for(self, text: str) -> str:
+        """The first line from here on that contains ``text``."""
+        deadline = time.monotonic() + MITMDUMP_WAIT
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"mitmdump never printed {text!r}:\n"
+                                     + "".join(self.out)) from None
+            if line is None:
+                self._lines.put(None)  # still the end for the next wait and for finish()
+                self.err += self.proc.stderr.read()
+                raise AssertionError(f"mitmdump ended without printing {text!r}:\n"
+                                     + "".join(self.out) + self.err)
+            self.out.append(line)
+            if text in line:
+                return line
+
+    def started(self) -> Mitmdump:
+        """Wait for the listening line and learn the port from it."""
+        line = self.wait_for(LISTENING)
+        self.port = int(line.strip().rstrip("/").rsplit(":", 1)[1])
+        return self
+
+    def wait_ready_silently(self) -> Mitmdump:
+        """For runs that print nothing (-q, -n): ready once the stop signals are caught,
+        which happens after the server is bound."""
+        for _ in range(int(MITMDUMP_WAIT / 0.02)):
+            assert self.proc.poll() is None, self.proc.stderr.read()
+            if catches(self.proc.pid, signal.SIGTERM):
+                return self
+            threading.Event().wait(0.02)  # polling for readiness, not for correctness
+        raise AssertionError("mitmdump never became ready")  # pragma: no cover
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``signum`` unless it has ended already; the exit status and stdout."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        return self.finish()
+
+    def finish(self) -> tuple[int, str]:
+        """Wait for the end; the exit status and everything printed to stdout."""
+        if self.returncode is None:
+            self.returncode = self.proc.wait(MITMDUMP_WAIT)
+            self._reader.join(MITMDUMP_WAIT)
+            while True:
+                try:
+                    line = self._lines.get_nowait()
+                except queue.Empty:
+                    break  # only if the reader is stuck: what was read is all there is
+                if line is None:
+                    break
+                self.out.append(line)
+            self.err += self.proc.stderr.read()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+        return self.returncode, "".join(self.out)
+
+    @property
+    def proxies(self) -> dict[str, str]:
+        return {"http": self.url, "https": self.url}
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        with requests.Session() as session:
+            session.trust_env = False  # no proxy settings or netrc from the environment
+            return session.get(url, proxies=self.proxies, timeout=MITMDUMP_WAIT, **kwargs)
+
+    def post(self, url: str, data: bytes) -> requests.Response:
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.post(url, data=data, proxies=self.proxies, timeout=MITMDUMP_WAIT)
+
+    def curl(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        """curl through this mitmdump, whatever the environment's no_proxy says."""
+        return run_curl("--noproxy", "", "-x", self.url, *args, check=check)
+
+    def fetch(self, *args: str) -> bytes:
+        """What curl received through this mitmdump (the body; with -i the head too)."""
+        result = self.curl(*args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+@pytest.fixture(scope="session")
+def mitmdump_cadir(pki: PKI) -> str:
+    """The CA directory of every mitmdump subprocess: the session's proxy CA, made before
+    any of them runs (so none spends a key generation, or races another to make it), and
+    the one clients trust as ``pki.proxy_ca_cert``."""
+    return pki.proxy_cadir
+
+
+@pytest.fixture
+def mitmdump(mitmdump_cadir: str) -> Iterator[Callable[..., Mitmdump]]:
+    """mitmdump(*args, port=0) -> a Mitmdump just launched (``started()`` waits for it),
+    on 127.0.0.1:port, or where ``args`` or the config files say with port=None. None
+    outlives the test."""
+    launched: list[Mitmdump] = []
+
+    def launch(*args: str, port: int | None = 0) -> Mitmdump:
+        launched.append(Mitmdump(mitmdump_argv(mitmdump_cadir, args, port), port or 0))
+        return launched[-1]
+
+    yield launch
+    for m in launched:
+        if m.proc.poll() is None:
+            m.proc.kill()
+        m.finish()
+
+
+@pytest.fixture
+def mitmdump_once(mitmdump_cadir: str) -> Callable[..., subprocess.CompletedProcess]:
+    """mitmdump_once(*args, port=0) -> the finished run (text) of a mitmdump that is
+    expected to end by itself: refused flags or files, --help, -n -c ..."""
+    def run(*args: str, port: int | None = 0) -> subprocess.CompletedProcess:
+        return subprocess.run(mitmdump_argv(mitmdump_cadir, args, port), cwd=REPO,
+                              capture_output=True, text=True, timeout=MITMDUMP_WAIT)
+    return run
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A port on 127.0.0.1 that nobody listened on a moment ago: for a server the test
+    starts on a port it chose, or as an address where nothing answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

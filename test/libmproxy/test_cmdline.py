@@ -25,9 +25,6 @@ FLAGS = [
     "--app-host", "--app-port", "-d", "--detail",
 ]
 
-# Flags of later issues: refused until their features work.
-NOT_YET = [["-T"], ["--socks"]]
-
 
 @pytest.fixture(scope="module")
 def certdir(tmp_path_factory):
@@ -276,11 +273,6 @@ def test_version(capsys, flag, expected):
         parse(flag)
     assert excinfo.value.code == 0
     assert capsys.readouterr().out == expected
-
-
-@pytest.mark.parametrize("argv", NOT_YET, ids=lambda argv: argv[0])
-def test_later_features_are_not_advertised(capsys, argv):
-    parse_error(capsys, *argv)
 
 
 def test_filter_words_are_joined():

@@ -6,14 +6,7 @@ user sees them: one message naming the file and the line.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import threading
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,10 +14,6 @@ from libmproxy import cmdline, config_files
 from libmproxy.config_files import ConfigError, Setting
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
-
-WAIT = 20.0  # seconds; reached only when something is broken
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LISTENING = "Proxy server listening at http://127.0.0.1:"
 
 
 def parse_line(line: str) -> list[tuple[str, object]]:
@@ -359,83 +348,38 @@ def test_help_and_version_do_not_read_the_files(home):
 
 
 # === the real mitmdump ==============================================================================
-
-def env(home: Path) -> dict[str, str]:
-    return {**os.environ, "HOME": str(home)}
+# conftest's mitmdump subprocesses inherit this process's environment: HOME is ``home``.
 
 
-@contextlib.contextmanager
-def serving(home: Path, *argv: str) -> Iterator[int]:
-    """``python -m libmproxy.main argv`` with HOME=home; yields the port its listening line
-    names. A watchdog kills it if it never gets there."""
-    proc = subprocess.Popen([sys.executable, "-m", "libmproxy.main", *argv], cwd=REPO,
-                            env=env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    watchdog = threading.Timer(WAIT, proc.kill)
-    watchdog.name = "mitmdump watchdog"
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if line.startswith(LISTENING):
-                break
-        else:
-            raise AssertionError(f"mitmdump ended without listening: {proc.stderr.read()}")
-        watchdog.cancel()
-        yield int(line[len(LISTENING):].strip().rstrip("/"))
-    finally:
-        watchdog.cancel()
-        watchdog.join()
-        if proc.poll() is None:
-            proc.terminate()
-        proc.communicate(timeout=WAIT)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_once(home: Path, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "libmproxy.main", *argv], cwd=REPO,
-                          env=env(home), capture_output=True, text=True, timeout=WAIT)
-
-
-def test_mitmdump_listens_on_the_port_of_common_conf(home, pki, origin, curl):
-    port = free_port()
-    write(home, "common.conf", f"# shared settings\nport = {port}\nbind-address = 127.0.0.1\n")
-    with serving(home, "--cadir", pki.proxy_cadir) as listening:
-        assert listening == port
-        result = curl("-x", f"http://127.0.0.1:{port}", f"{origin.url}/via-config")
-        assert result.returncode == 0, result.stderr
+def test_mitmdump_listens_on_the_port_of_common_conf(home, mitmdump, origin, free_port):
+    write(home, "common.conf",
+          f"# shared settings\nport = {free_port}\nbind-address = 127.0.0.1\n")
+    m = mitmdump(port=None).started()
+    assert m.port == free_port
+    m.fetch(f"{origin.url}/via-config")
     assert origin.last()["path"] == "/via-config"
 
 
-def test_mitmdump_conf_overrides_common_conf(home, pki):
-    tool_port = free_port()
+def test_mitmdump_conf_overrides_common_conf(home, mitmdump, free_port):
     write(home, "common.conf", "port = 1\nbind-address = 127.0.0.1\n")
-    write(home, "mitmdump.conf", f"port: {tool_port}\n")
-    with serving(home, "--cadir", pki.proxy_cadir) as listening:
-        assert listening == tool_port
+    write(home, "mitmdump.conf", f"port: {free_port}\n")
+    assert mitmdump(port=None).started().port == free_port
 
 
-def test_command_line_overrides_both_files(home, pki):
-    port = free_port()
+def test_command_line_overrides_both_files(home, mitmdump, free_port):
     write(home, "common.conf", "port = 1\nbind-address = 127.0.0.1\n")
     write(home, "mitmdump.conf", "port = 2\n")
-    with serving(home, "--cadir", pki.proxy_cadir, "-p", str(port)) as listening:
-        assert listening == port
+    assert mitmdump("-p", str(free_port), port=None).started().port == free_port
 
 
-def test_conf_file_with_a_list_reaches_the_origin(home, pki, origin, curl, tmp_path):
-    port = free_port()
+def test_conf_file_with_a_list_reaches_the_origin(home, mitmdump, origin, free_port, tmp_path):
     write(home, "common.conf", "port = 1\nbind-address = 127.0.0.1\n")
     extra = tmp_path / "extra.conf"
-    extra.write_text(f"--port {port}\nsetheader = [/~q/X-One/1, \"/~q/X-Two/two # words\"]\n")
-    with serving(home, "--cadir", pki.proxy_cadir, "--conf", str(extra)) as listening:
-        assert listening == port
-        result = curl("-x", f"http://127.0.0.1:{port}", f"{origin.url}/headers")
-        assert result.returncode == 0, result.stderr
+    extra.write_text(f"--port {free_port}\n"
+                     f"setheader = [/~q/X-One/1, \"/~q/X-Two/two # words\"]\n")
+    m = mitmdump("--conf", str(extra), port=None).started()
+    assert m.port == free_port
+    m.fetch(f"{origin.url}/headers")
     headers = dict(origin.last()["headers"])
     assert (headers["X-One"], headers["X-Two"]) == ("1", "two # words")
 
@@ -446,9 +390,9 @@ def test_conf_file_with_a_list_reaches_the_origin(home, pki, origin, curl, tmp_p
     ("nosuch = 1\n", "common.conf:1: unknown option 'nosuch'"),
     ("\n\nport = abc\n", "common.conf:3: argument -p/--port: invalid port 'abc'"),
 ])
-def test_bad_common_conf_stops_mitmdump_with_file_and_line(home, pki, text, message):
+def test_bad_common_conf_stops_mitmdump_with_file_and_line(home, mitmdump_once, text, message):
     write(home, "common.conf", text)
-    result = run_once(home, "--cadir", pki.proxy_cadir, "-p", "0")
+    result = mitmdump_once()
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1, result.stderr

@@ -1,28 +1,25 @@
 """mitmdump: the DumpMaster fed events directly, then the real command end to end.
 
-The end-to-end tests run ``python -m libmproxy.main`` as a subprocess with a private CA
-directory, a loopback origin server in a thread and curl or requests as the client. No
-test sleeps: readiness is read from mitmdump's output, and every wait has a deadline that
-is only reached when a test fails.
+The end-to-end tests run ``python -m libmproxy.main`` as a subprocess (conftest's
+``mitmdump`` and ``mitmdump_once``, with the session's CA directory), a loopback origin
+server in a thread and curl or requests as the client. No test sleeps: readiness is read from
+mitmdump's output, and every wait has a deadline that is only reached when a test fails.
 """
 from __future__ import annotations
 
+import contextlib
 import http.server
 import io
 import os
-import queue
 import signal
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 from typing import Iterator
 
 import pytest
 import requests
-
-from netlib.http.message import as_headers
 
 from libmproxy import controller, dump
 from libmproxy.features import filewriter
@@ -34,7 +31,6 @@ from libmproxy.models import (
 )
 
 WAIT = 20.0  # seconds; reached only when something is broken
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 # === the master, fed by hand ================================================================
@@ -84,7 +80,7 @@ def test_detail_3_adds_bodies_cut_off():
     text = out.getvalue()
     assert "    line 0\n" in text and f"    line {dump.BODY_LINES - 1}\n" in text
     assert f"line {dump.BODY_LINES}\n" not in text
-    assert "    (cut off)\n" in text
+    assert "    (cut off after 70 lines; 30 more; use -ddd for all)\n" in text
 
 
 def test_detail_4_shows_whole_bodies():
@@ -94,34 +90,87 @@ def test_detail_4_shows_whole_bodies():
     assert "    line 99\n" in out.getvalue() and "cut off" not in out.getvalue()
 
 
+def response_body_output(content: bytes, headers: list, **options) -> str:
+    """What the master prints for a response's body (the lines after its headers)."""
+    m, out, _ = master_with(flow_detail=options.pop("flow_detail", 3), **options)
+    m.dispatch("response", make_flow(content=content, headers=headers))
+    return out.getvalue().split(" << 200 OK ", 1)[1].split("\n\n", 1)[1]
+
+
 def test_binary_bodies_are_hex_dumped():
-    m, out, _ = master_with(flow_detail=3)
-    m.dispatch("response", make_flow(content=bytes(range(20)),
-                                     headers=[("Content-Type", "application/octet-stream")]))
-    assert "    0000000000 00 01 02 03" in out.getvalue()
-    assert "    0000000010 10 11 12 13" in out.getvalue()
+    assert response_body_output(bytes(range(20)), [
+        ("Content-Type", "application/octet-stream")]) == (
+        "    Hex\n"
+        "    0000000000 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f  ................\n"
+        "    0000000010 10 11 12 13                                      ....\n\n")
 
 
-def test_body_in_declared_charset():
-    lines = dump.body_lines("caf\u00e9".encode("latin-1"),
-                            headers_of([("Content-Type", "text/plain; charset=latin-1")]))
-    assert lines == ["caf\u00e9"]
-    assert dump.body_lines(b"\xff\xfe", headers_of([("Content-Type", "text/plain")]))[0] \
-        .startswith("0000000000 ff fe")
-    assert dump.body_lines(b"x", headers_of([("Content-Type", "a; charset=bogus")])) \
-        == ["0000000000 78" + " " * 46 + " x"]
+@pytest.mark.parametrize("content, content_type, shown", [
+    ("caf\u00e9".encode("latin-1"), "text/plain; charset=latin-1", "    caf\u00e9\n"),
+    (b"\xff\xfe", "text/plain", "    Hex\n    0000000000 ff fe"),
+    # A charset Python does not know: read as UTF-8.
+    (b"x", "text/plain; charset=bogus", "    x\n"),
+])
+def test_body_in_declared_charset(content, content_type, shown):
+    assert response_body_output(content, [("Content-Type", content_type)]).startswith(shown)
 
 
-def headers_of(fields):
-    return as_headers(fields)
-
-
-def test_encoded_bodies_are_shown_decoded():
+def test_encoded_bodies_are_shown_decoded_and_pretty():
     import gzip
-    m, out, _ = master_with(flow_detail=3)
-    m.dispatch("response", make_flow(content=gzip.compress(b"plain words"), headers=[
-        ("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]))
-    assert "    plain words\n" in out.getvalue()
+    assert response_body_output(gzip.compress(b"plain words"), [
+        ("Content-Type", "text/plain"), ("Content-Encoding", "gzip")]) == \
+        "    [decoded gzip] Raw\n    plain words\n\n"
+    assert response_body_output(gzip.compress(b'{"a": [1, "two"]}'), [
+        ("Content-Type", "application/json"), ("Content-Encoding", "gzip")]) == (
+        '    [decoded gzip] JSON\n    {\n      "a": [\n        1,\n        "two"\n      ]\n'
+        '    }\n\n')
+
+
+def test_a_body_no_view_can_read_is_shown_raw_with_a_note():
+    m, out, _ = master_with(flow_detail=3, verbosity=2)
+    m.dispatch("response", make_flow(content=b"{not json", headers=[
+        ("Content-Type", "application/json")]))
+    assert "\n    Couldn't parse: falling back to Raw\n    {not json\n" in out.getvalue()
+    assert "content view failed: invalid JSON: Expecting property name" in out.getvalue()
+    assert response_body_output(b"not gzip", [("Content-Encoding", "gzip")]) == \
+        "    Couldn't decode gzip: falling back to Raw\n    not gzip\n\n"
+
+
+def test_hostile_bodies_cannot_move_the_cursor():
+    text = response_body_output("a\x1b[2Jb\rc\x08d\n\u202ee".encode(), [
+        ("Content-Type", "text/plain")])
+    assert text == "    a\\x1b[2Jb\\rc\\x08d\n    \\u202ee\n\n"
+
+
+def test_bodies_are_coloured_on_a_terminal_only():
+    """On a terminal (a real pty) the views' styles become ANSI colours; the same output
+    to a file or pipe has none."""
+    body, headers = b'{"key": "value"}', [("Content-Type", "application/json")]
+    assert "\x1b" not in response_body_output(body, headers)
+    controller_fd, terminal_fd = os.openpty()
+    try:
+        with open(terminal_fd, "w", encoding="utf-8", closefd=False) as terminal:
+            m = DumpMaster(None, Options(flow_detail=3), terminal, io.StringIO())
+            m.dispatch("response", make_flow(content=body, headers=headers))
+        shown = os.read(controller_fd, 65536).decode()
+    finally:
+        os.close(terminal_fd)
+        os.close(controller_fd)
+    assert "\x1b[1;32mJSON\x1b[0m" in shown
+    assert '\x1b[34m"key"\x1b[0m: \x1b[32m"value"\x1b[0m' in shown
+
+
+def test_large_json_bodies_are_cut_off_at_dd_and_shown_whole_at_ddd():
+    import json
+    body = json.dumps([{"id": i, "tags": ["a", "b"]} for i in range(5_000)]).encode()
+    headers = [("Content-Type", "application/json")]
+    total = json.dumps(json.loads(body), indent=2).count("\n") + 1
+    text = response_body_output(body, headers)
+    # The description, 70 lines, the marker, the blank line after the body.
+    assert text.count("\n") == 1 + dump.BODY_LINES + 1 + 1
+    assert f"    (cut off after 70 lines; {total - 70} more; use -ddd for all)\n" in text
+    text = response_body_output(body, headers, flow_detail=4)
+    assert text.count("\n") == 1 + total + 1 and "cut off" not in text
 
 
 def test_missing_content_and_empty_bodies():
@@ -388,156 +437,26 @@ class Origin(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def serving(context: ssl.SSLContext | None, name: str) -> Iterator[int]:
+    """An ``Origin`` on 127.0.0.1 (over TLS with ``context``) on a thread: yields its port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT)
+
+
 @pytest.fixture(scope="module")
 def origin() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-    thread = threading.Thread(target=server.serve_forever, name="test origin", daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
-    thread.join(WAIT)
-
-
-@pytest.fixture(scope="module")
-def cadir(tmp_path_factory) -> str:
-    """One CA for the module's mitmdumps: making a CA costs a key generation."""
-    return str(tmp_path_factory.mktemp("cadir") / "ca")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def catches(pid: int, signum: int) -> bool:
-    """Whether process ``pid`` has installed a handler for ``signum`` (Linux /proc)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("SigCgt:"):
-                return bool(int(line.split()[1], 16) & (1 << (signum - 1)))
-    return False  # pragma: no cover
-
-
-class Mitmdump:
-    """``python -m libmproxy.main`` in a subprocess; its stdout is read line by line by a
-    thread, so a test can wait for a line without blocking on the pipe."""
-
-    def __init__(self, cadir: str, *args: str, port: int = 0) -> None:
-        self.argv = [sys.executable, "-m", "libmproxy.main", "-b", "127.0.0.1", "-p",
-                     str(port), "--cadir", cadir, *args]
-        self.proc = subprocess.Popen(self.argv, cwd=REPO, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue = queue.Queue()
-        self.out: list[str] = []
-        self._reader = threading.Thread(target=self._read, name="mitmdump stdout reader",
-                                        daemon=True)
-        self._reader.start()
-        self.port = port
-        self.err = ""
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        """The first line (from here on) containing ``text``."""
-        deadline = threading.Event()
-        timer = threading.Timer(WAIT, deadline.set)
-        timer.start()
-        try:
-            while not deadline.is_set():
-                try:
-                    line = self.lines.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if line is None:
-                    raise AssertionError(f"mitmdump ended without printing {text!r}: "
-                                         f"{''.join(self.out)}{self.proc.stderr.read()}")
-                self.out.append(line)
-                if text in line:
-                    return line
-            raise AssertionError(f"mitmdump never printed {text!r}: {''.join(self.out)}")
-        finally:
-            timer.cancel()
-
-    def started(self) -> "Mitmdump":
-        """Wait for the listening line and learn the port from it."""
-        line = self.wait_for("Proxy server listening at http://127.0.0.1:")
-        self.port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-        return self
-
-    def wait_ready_silently(self) -> "Mitmdump":
-        """For runs that print nothing (-q, -n): ready once the stop signals are caught,
-        which happens after the server is bound."""
-        for _ in range(int(WAIT / 0.02)):
-            assert self.proc.poll() is None, self.proc.stderr.read()
-            if catches(self.proc.pid, signal.SIGTERM):
-                return self
-            threading.Event().wait(0.02)  # polling for readiness, not for correctness
-        raise AssertionError("mitmdump never became ready")  # pragma: no cover
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str]:
-        """Send ``signum``; return the exit status and everything printed to stdout."""
-        self.proc.send_signal(signum)
-        rc = self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        while True:
-            line = self.lines.get()
-            if line is None:
-                break
-            self.out.append(line)
-        self.err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return rc, "".join(self.out)
-
-    @property
-    def proxies(self) -> dict[str, str]:
-        return {"http": f"http://127.0.0.1:{self.port}", "https": f"http://127.0.0.1:{self.port}"}
-
-    def get(self, url: str, **kwargs) -> requests.Response:
-        with requests.Session() as session:
-            session.trust_env = False  # no proxy settings or netrc from the environment
-            return session.get(url, proxies=self.proxies, timeout=WAIT, **kwargs)
-
-    def post(self, url: str, data: bytes) -> requests.Response:
-        with requests.Session() as session:
-            session.trust_env = False
-            return session.post(url, data=data, proxies=self.proxies, timeout=WAIT)
-
-    def curl(self, url: str) -> bytes:
-        return subprocess.run(
-            ["curl", "-s", "--noproxy", "", "-x", f"http://127.0.0.1:{self.port}", url],
-            capture_output=True, check=True, timeout=WAIT).stdout
-
-
-def run_once(*argv: str) -> subprocess.CompletedProcess:
-    """mitmdump with ``argv`` that is expected to end by itself (bad flags, --help)."""
-    return subprocess.run([sys.executable, "-m", "libmproxy.main", *argv], cwd=REPO,
-                          capture_output=True, text=True, timeout=WAIT)
-
-
-@pytest.fixture
-def mitmdump(cadir) -> Iterator:
-    """Starts mitmdumps for a test and makes sure none outlives it."""
-    started: list[Mitmdump] = []
-
-    def start(*args: str, port: int = 0) -> Mitmdump:
-        m = Mitmdump(cadir, *args, port=port)
-        started.append(m)
-        return m
-
-    yield start
-    for m in started:
-        if m.proc.poll() is None:
-            m.proc.kill()
-            m.proc.wait(WAIT)
-        for stream in (m.proc.stdout, m.proc.stderr):
-            if not stream.closed:
-                stream.close()
+    with serving(None, "test origin") as port:
+        yield port
 
 
 def test_prints_each_flow(mitmdump, origin):
@@ -551,9 +470,10 @@ def test_prints_each_flow(mitmdump, origin):
 
 @pytest.mark.parametrize("flag, shown, not_shown", [
     ("-d", ["    Content-Type: text/plain\n"], ["    line 0\n"]),
-    ("-dd", ["    Content-Type: text/plain\n", "    line 69\n", "    (cut off)\n"],
-     ["    line 70\n"]),
-    ("-ddd", ["    line 99\n"], ["(cut off)"]),
+    ("-dd", ["    Content-Type: text/plain\n", "    line 69\n",
+             "    (cut off after 70 lines; 30 more; use -ddd for all)\n"],
+     ["    line 70\n", "\x1b"]),
+    ("-ddd", ["    line 99\n"], ["cut off", "\x1b"]),
 ])
 def test_detail_levels(mitmdump, origin, flag, shown, not_shown):
     m = mitmdump(flag).started()
@@ -567,6 +487,23 @@ def test_detail_levels(mitmdump, origin, flag, shown, not_shown):
         assert text not in out
 
 
+def test_bodies_through_content_views(mitmdump, origin, tmp_path):
+    """-dd shows a gzip-encoded JSON request body (sent by curl) decoded and
+    pretty-printed under its description, and piped output has no colour codes."""
+    import gzip
+    body = tmp_path / "body.json.gz"
+    body.write_bytes(gzip.compress(b'{"user": "alice", "roles": ["admin"]}'))
+    m = mitmdump("-dd").started()
+    m.fetch("-s", "-H", "Content-Type: application/json", "-H", "Content-Encoding: gzip",
+            "--data-binary", f"@{body}", f"http://127.0.0.1:{origin}/api")
+    m.wait_for("<< 200 OK")
+    rc, out = m.stop()
+    assert rc == 0
+    assert ('    [decoded gzip] JSON\n    {\n      "user": "alice",\n      "roles": [\n'
+            '        "admin"\n      ]\n    }\n') in out
+    assert "\x1b" not in out
+
+
 def test_verbose_shows_debug_log_entries(mitmdump, origin):
     m = mitmdump("-v").started()
     m.get(f"http://127.0.0.1:{origin}/")
@@ -575,17 +512,17 @@ def test_verbose_shows_debug_log_entries(mitmdump, origin):
     m.stop()
 
 
-def test_quiet_mitmdump_prints_nothing_but_records(mitmdump, origin, tmp_path):
-    m = mitmdump("-q", "-w", str(tmp_path / "flows"), port=free_port()).wait_ready_silently()
+def test_quiet_mitmdump_prints_nothing_but_records(mitmdump, origin, tmp_path, free_port):
+    m = mitmdump("-q", "-w", str(tmp_path / "flows"), port=free_port).wait_ready_silently()
     assert m.get(f"http://127.0.0.1:{origin}/quiet").text == "origin: /quiet"
     rc, out = m.stop()
     assert (rc, out, m.err) == (0, "", "")
     assert [f.request.path for f in read_flows(tmp_path / "flows")] == ["/quiet"]
 
 
-def test_error_line_for_an_unreachable_server(mitmdump):
+def test_error_line_for_an_unreachable_server(mitmdump, free_port):
     m = mitmdump().started()
-    assert m.get(f"http://127.0.0.1:{free_port()}/").status_code == 502
+    assert m.get(f"http://127.0.0.1:{free_port}/").status_code == 502
     assert m.wait_for("<< error:").startswith(" << error: ")
     m.stop()
 
@@ -654,68 +591,67 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     return result.stderr
 
 
-def test_bad_flag_is_one_line_and_exit_2(cadir):
-    result = run_once("--cadir", cadir, "-p", "eighty")
+def test_bad_flag_is_one_line_and_exit_2(mitmdump_once):
+    result = mitmdump_once("-p", "eighty", port=None)
     assert result.returncode == 2
     assert "argument -p/--port: invalid port 'eighty'" in one_line_error(result)
 
 
-def test_unknown_flag(cadir):
-    result = run_once("--cadir", cadir, "--no-such-flag")
+def test_unknown_flag(mitmdump_once):
+    result = mitmdump_once("--no-such-flag")
     assert result.returncode == 2
     assert "unrecognized arguments: --no-such-flag" in one_line_error(result)
 
 
-def test_unreadable_cert_is_one_line(cadir, tmp_path):
+def test_unreadable_cert_is_one_line(mitmdump_once, tmp_path):
     cert = tmp_path / "cert.pem"
     cert.write_text("not a certificate")
-    result = run_once("--cadir", cadir, "--cert", f"example.com={cert}")
+    result = mitmdump_once("--cert", f"example.com={cert}")
     assert result.returncode == 2
     assert "argument --cert: " in one_line_error(result)
 
 
-def test_port_in_use_is_one_line_and_exit_1(cadir):
+def test_port_in_use_is_one_line_and_exit_1(mitmdump_once):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        result = run_once("--cadir", cadir, "-b", "127.0.0.1", "-p",
-                          str(taken.getsockname()[1]))
+        result = mitmdump_once(port=taken.getsockname()[1])
     assert result.returncode == 1
     assert "Error starting proxy server" in one_line_error(result)
 
 
-def test_unwritable_flow_file_is_one_line_and_exit_1(cadir, tmp_path):
-    result = run_once("--cadir", cadir, "-p", "0", "-w", str(tmp_path / "no" / "dir" / "f"))
+def test_unwritable_flow_file_is_one_line_and_exit_1(mitmdump_once, tmp_path):
+    result = mitmdump_once("-w", str(tmp_path / "no" / "dir" / "f"))
     assert result.returncode == 1
     assert "cannot open flow file" in one_line_error(result)
 
 
-def test_help_and_version():
-    result = run_once("--help")
+def test_help_and_version(mitmdump_once):
+    result = mitmdump_once("--help", port=None)
     assert result.returncode == 0
     for flag in ("-w", "-a", "-q", "-d", "-R", "-U", "--cadir", "--ca-dir", "--insecure",
                  "--noapp", "--app-host", "--app-port", "--no-http2", "--body-size-limit"):
         assert flag in result.stdout
-    result = run_once("--version")
+    result = mitmdump_once("--version", port=None)
     assert (result.returncode, result.stdout.split()[0]) == (0, "mitmdump")
 
 
-def test_mitmdump_function_with_argv(capsys, cadir):
+def test_mitmdump_function_with_argv(capsys, mitmdump_cadir):
     from libmproxy import main
     with pytest.raises(SystemExit) as excinfo:
-        main.mitmdump(["--cadir", cadir, "--app-port", "x"])
+        main.mitmdump(["--cadir", mitmdump_cadir, "--app-port", "x"])
     assert excinfo.value.code == 2
     assert "argument --app-port" in capsys.readouterr().err
 
 
 # --- the onboarding app through the proxy -----------------------------------------------------
 
-def test_onboarding_through_the_proxy(mitmdump, cadir):
+def test_onboarding_through_the_proxy(mitmdump, mitmdump_cadir):
     m = mitmdump().started()
-    with open(os.path.join(cadir, "mitmproxy-ca-cert.pem"), "rb") as f:
-        assert m.curl("http://mitm.it/cert/pem") == f.read()
-    with open(os.path.join(cadir, "mitmproxy-ca-cert.p12"), "rb") as f:
-        assert m.curl("http://mitm.it/cert/p12") == f.read()
+    with open(os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.pem"), "rb") as f:
+        assert m.fetch("http://mitm.it/cert/pem") == f.read()
+    with open(os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.p12"), "rb") as f:
+        assert m.fetch("http://mitm.it/cert/p12") == f.read()
     response = m.get("http://mitm.it/")
     assert response.status_code == 200 and "Windows" in response.text
     assert m.get("http://mitm.it/nothing").status_code == 404
@@ -723,22 +659,22 @@ def test_onboarding_through_the_proxy(mitmdump, cadir):
     m.stop()
 
 
-def test_onboarding_over_https(mitmdump, cadir):
+def test_onboarding_over_https(mitmdump, mitmdump_cadir):
     """Browsers upgrade a typed mitm.it to https: the intercepted connection gets the app."""
     m = mitmdump().started()
-    ca = os.path.join(cadir, "mitmproxy-ca-cert.pem")
-    result = curl_https(m, "https://mitm.it/cert/pem", ca)
+    ca = os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.pem")
+    result = m.curl("--cacert", ca, "https://mitm.it/cert/pem")
     with open(ca, "rb") as f:
         assert result.stdout == f.read(), result.stderr
     m.stop()
 
 
-def test_app_host_and_port_move_the_app(mitmdump, origin, cadir):
+def test_app_host_and_port_move_the_app(mitmdump, origin, mitmdump_cadir):
     """The app answers at the address given, before any connection to it is made."""
     m = mitmdump("--app-host", "127.0.0.1", "--app-port", str(origin)).started()
     response = m.get(f"http://127.0.0.1:{origin}/cert/pem")
     assert response.headers["content-type"] == "application/x-x509-ca-cert"
-    with open(os.path.join(cadir, "mitmproxy-ca-cert.pem"), "rb") as f:
+    with open(os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.pem"), "rb") as f:
         assert response.content == f.read()
     m.stop()
 
@@ -774,57 +710,35 @@ def test_upstream_mode_chains_two_mitmdumps(mitmdump, origin):
 # --- TLS -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tls_origin(tmp_path_factory) -> Iterator[tuple[int, str]]:
-    """An HTTPS origin on 127.0.0.1 with a certificate from its own CA (not trusted by
-    default): yields (port, path of that CA's certificate)."""
-    from cryptography.hazmat.primitives import serialization
-
-    from netlib import certutils
-    root = tmp_path_factory.mktemp("origin-pki")
-    store = certutils.CertStore.from_store(str(root / "ca"), "origin")
-    entry = store.get_cert("127.0.0.1", ["127.0.0.1", "localhost"])
-    cert_file = root / "origin.pem"
-    cert_file.write_bytes(entry.privatekey.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()) + entry.cert.to_pem())
+def tls_origin(pki) -> Iterator[tuple[int, str]]:
+    """An HTTPS origin on 127.0.0.1 with a certificate of the session's origin CA (which
+    mitmdump does not trust by default): yields (port, path of that CA's certificate)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert_file))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Origin)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name="test TLS origin", daemon=True)
-    thread.start()
-    yield server.server_address[1], store.ca_cert_path
-    server.shutdown()
-    server.server_close()
-    thread.join(WAIT)
+    context.load_cert_chain(pki.origin_cert_file)
+    with serving(context, "test TLS origin") as port:
+        yield port, pki.origin_ca_cert
 
 
-def curl_https(m: Mitmdump, url: str, cacert: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["curl", "-s", "-S", "--noproxy", "", "--cacert", cacert, "-x",
-         f"http://127.0.0.1:{m.port}", url], capture_output=True, timeout=WAIT)
-
-
-def test_https_is_intercepted_with_the_cadir_ca(mitmdump, cadir, tls_origin):
+def test_https_is_intercepted_with_the_cadir_ca(mitmdump, mitmdump_cadir, tls_origin):
     """The client trusts the proxy's CA; --insecure lets the proxy accept the origin's."""
     port, _origin_ca = tls_origin
     m = mitmdump("--insecure").started()
-    result = curl_https(m, f"https://127.0.0.1:{port}/secret",
-                        os.path.join(cadir, "mitmproxy-ca-cert.pem"))
+    result = m.curl("--cacert", os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.pem"),
+                    f"https://127.0.0.1:{port}/secret")
     assert result.stdout == b"origin: /secret", result.stderr
     assert m.wait_for("GET") == f"127.0.0.1 GET https://127.0.0.1:{port}/secret\n"
     m.stop()
 
 
-def test_upstream_certificates_are_verified_unless_trusted(mitmdump, cadir, tls_origin):
+def test_upstream_certificates_are_verified_unless_trusted(mitmdump, mitmdump_cadir, tls_origin):
     port, origin_ca = tls_origin
-    proxy_ca = os.path.join(cadir, "mitmproxy-ca-cert.pem")
+    proxy_ca = os.path.join(mitmdump_cadir, "mitmproxy-ca-cert.pem")
     m = mitmdump().started()
-    result = curl_https(m, f"https://127.0.0.1:{port}/", proxy_ca)
+    result = m.curl("--cacert", proxy_ca, f"https://127.0.0.1:{port}/")
     assert b"origin:" not in result.stdout
     m.stop()
     m = mitmdump("--upstream-trusted-ca", origin_ca).started()
-    assert curl_https(m, f"https://127.0.0.1:{port}/trusted", proxy_ca).stdout == \
+    assert m.fetch("--cacert", proxy_ca, f"https://127.0.0.1:{port}/trusted") == \
         b"origin: /trusted"
     m.stop()
 
@@ -855,9 +769,10 @@ def signal_when_ready(action=None) -> threading.Thread:
     return thread
 
 
-def test_in_process_run_serves_writes_and_stops_on_sigterm(capsys, cadir, origin, tmp_path):
+def test_in_process_run_serves_writes_and_stops_on_sigterm(capsys, mitmdump_cadir, origin,
+                                                           tmp_path, free_port):
     from libmproxy import main
-    port = free_port()
+    port = free_port
     answers = []
 
     def fetch() -> None:
@@ -868,7 +783,7 @@ def test_in_process_run_serves_writes_and_stops_on_sigterm(capsys, cadir, origin
 
     previous = signal.getsignal(signal.SIGTERM)
     thread = signal_when_ready(fetch)
-    rc = main.mitmdump(["--cadir", cadir, "-b", "127.0.0.1", "-p", str(port),
+    rc = main.mitmdump(["--cadir", mitmdump_cadir, "-b", "127.0.0.1", "-p", str(port),
                         "-w", str(tmp_path / "flows")])
     thread.join(WAIT)
     assert rc == 0 and answers == ["origin: /inproc"]
@@ -879,22 +794,22 @@ def test_in_process_run_serves_writes_and_stops_on_sigterm(capsys, cadir, origin
     assert [f.request.path for f in read_flows(tmp_path / "flows")] == ["/inproc"]
 
 
-def test_in_process_no_server(capsys, cadir, tmp_path):
+def test_in_process_no_server(capsys, mitmdump_cadir, tmp_path):
     from libmproxy import main
     thread = signal_when_ready()
-    assert main.mitmdump(["--cadir", cadir, "-n", "-a", str(tmp_path / "f")]) == 0
+    assert main.mitmdump(["--cadir", mitmdump_cadir, "-n", "-a", str(tmp_path / "f")]) == 0
     thread.join(WAIT)
     assert capsys.readouterr().out == ""
 
 
-def test_in_process_startup_errors(capsys, cadir, tmp_path):
+def test_in_process_startup_errors(capsys, mitmdump_cadir, tmp_path):
     from libmproxy import main
-    assert main.mitmdump(["--cadir", cadir, "-w", str(tmp_path / "no" / "f")]) == 1
+    assert main.mitmdump(["--cadir", mitmdump_cadir, "-w", str(tmp_path / "no" / "f")]) == 1
     assert "cannot open flow file" in capsys.readouterr().err
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        assert main.mitmdump(["--cadir", cadir, "-b", "127.0.0.1", "-p",
+        assert main.mitmdump(["--cadir", mitmdump_cadir, "-b", "127.0.0.1", "-p",
                               str(taken.getsockname()[1])]) == 1
     assert "Error starting proxy server" in capsys.readouterr().err
 

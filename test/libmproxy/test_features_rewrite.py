@@ -9,14 +9,8 @@ from __future__ import annotations
 
 import gzip
 import io
-import os
-import queue
 import re
-import subprocess
-import sys
-import threading
-import time
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,9 +25,6 @@ from libmproxy.models import ClientConnection, HTTPFlow, HTTPRequest, HTTPRespon
     ServerConnection
 
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
-
-WAIT = 20.0  # seconds; reached only when something is broken
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def make_flow(url: str = "http://example.com/path", headers: list | None = None,
@@ -439,88 +430,23 @@ def test_filters_and_regexes_are_compiled_once(monkeypatch):
 
 # === the real mitmdump ========================================================================
 
-class Mitmdump:
-    """``python -m libmproxy.main`` listening on an ephemeral port; its output is read by
-    a thread so a test can wait for a line with a deadline."""
-
-    def __init__(self, cadir: str, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "libmproxy.main", "-b", "127.0.0.1", "-p", "0",
-             "--cadir", cadir, *args],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.output: list[str] = []
-        self._reader = threading.Thread(target=self._read, name="mitmdump output reader")
-        self._reader.start()
-        line = self.wait_for("Proxy server listening at http://127.0.0.1:")
-        self.proxy = line.strip().rstrip("/").rsplit("/", 1)[1]
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        """The next line of output containing ``text``."""
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"mitmdump never printed {text!r}:\n"
-                                     + "".join(self.output)) from None
-            if line is None:
-                raise AssertionError(f"mitmdump ended without printing {text!r}:\n"
-                                     + "".join(self.output) + self.proc.stderr.read())
-            self.output.append(line)
-            if text in line:
-                return line
-
-    def curl(self, curl: Callable[..., subprocess.CompletedProcess], *args: str) -> bytes:
-        """curl through this mitmdump; the body (and head, with -i) it received."""
-        done = curl("-x", f"http://{self.proxy}", *args)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
-@pytest.fixture
-def mitmdump(pki: Any) -> Iterator[Callable[..., Mitmdump]]:
-    """mitmdump(*flags) -> a running Mitmdump (with the session's CA), stopped after."""
-    started: list[Mitmdump] = []
-
-    def start(*args: str) -> Mitmdump:
-        started.append(Mitmdump(pki.proxy_cadir, *args))
-        return started[-1]
-
-    yield start
-    for process in started:
-        process.stop()
-
-
 def received(origin: Any, name: str) -> list[str]:
     """The values of header ``name`` in the last request the origin received."""
     return [v for k, v in origin.last()["headers"] if k.lower() == name.lower()]
 
 
-def test_e2e_anticache(mitmdump, origin, curl):
-    proxy = mitmdump("--anticache")
-    proxy.curl(curl, "-H", 'If-None-Match: "abc"',
+def test_e2e_anticache(mitmdump, origin):
+    proxy = mitmdump("--anticache").started()
+    proxy.fetch("-H", 'If-None-Match: "abc"',
                "-H", "If-Modified-Since: Wed, 21 Oct 2015 07:28:00 GMT",
                "-H", "X-Kept: 1", f"{origin.url}/page")
     assert received(origin, "If-None-Match") == [] == received(origin, "If-Modified-Since")
     assert received(origin, "X-Kept") == ["1"]
 
 
-def test_e2e_anticomp(mitmdump, origin, curl):
-    proxy = mitmdump("-z")
-    proxy.curl(curl, "--compressed", f"{origin.url}/page")
+def test_e2e_anticomp(mitmdump, origin):
+    proxy = mitmdump("-z").started()
+    proxy.fetch("--compressed", f"{origin.url}/page")
     assert received(origin, "Accept-Encoding") == ["identity"]
 
 
@@ -537,68 +463,67 @@ def cookie_origin(origin: Any) -> Any:
     return origin
 
 
-def test_e2e_sticky_cookie(mitmdump, cookie_origin, curl):
-    proxy = mitmdump("-t", "~d 127.0.0.1")
-    proxy.curl(curl, f"{cookie_origin.url}/login")
+def test_e2e_sticky_cookie(mitmdump, cookie_origin):
+    proxy = mitmdump("-t", "~d 127.0.0.1").started()
+    proxy.fetch(f"{cookie_origin.url}/login")
     assert received(cookie_origin, "Cookie") == []
-    proxy.curl(curl, f"{cookie_origin.url}/account")
+    proxy.fetch(f"{cookie_origin.url}/account")
     assert received(cookie_origin, "Cookie") == ["session=s3cret"]
     line = proxy.wait_for("/account")
     assert line.startswith("[stickycookie] 127.0.0.1 GET ")
-    proxy.curl(curl, "-b", "own=1", f"{cookie_origin.url}/own")
+    proxy.fetch("-b", "own=1", f"{cookie_origin.url}/own")
     assert received(cookie_origin, "Cookie") == ["own=1"]
 
 
-def test_e2e_sticky_auth(mitmdump, origin, curl):
-    proxy = mitmdump("-u", ".")
-    proxy.curl(curl, "-u", "user:pw", f"{origin.url}/a")
-    proxy.curl(curl, f"{origin.url}/b")
+def test_e2e_sticky_auth(mitmdump, origin):
+    proxy = mitmdump("-u", ".").started()
+    proxy.fetch("-u", "user:pw", f"{origin.url}/a")
+    proxy.fetch(f"{origin.url}/b")
     assert origin.last()["path"] == "/b"
     assert received(origin, "Authorization") == ["Basic dXNlcjpwdw=="]
 
 
-def test_e2e_replace_in_requests_and_responses(mitmdump, origin, curl):
-    proxy = mitmdump("--replace", ":~q:foo:bar", "--replace", "|~s|/one/two|/three")
-    body = proxy.curl(curl, "--data-binary", "a foo", f"{origin.url}/one/two?foo")
+def test_e2e_replace_in_requests_and_responses(mitmdump, origin):
+    proxy = mitmdump("--replace", ":~q:foo:bar", "--replace", "|~s|/one/two|/three").started()
+    body = proxy.fetch("--data-binary", "a foo", f"{origin.url}/one/two?foo")
     assert origin.last()["path"] == "/one/two?bar"  # ~q replaced, ~s not yet
     assert origin.last()["body"] == b"a bar"
     assert b'"path": "/three?bar"' in body  # the response, after ~s
 
 
-def test_e2e_replace_from_file(mitmdump, origin, curl, tmp_path):
+def test_e2e_replace_from_file(mitmdump, origin, tmp_path):
     exploit = tmp_path / "xss"
     exploit.write_text("<script>alert(1)</script>")
-    proxy = mitmdump("--replace-from-file", f":~s:XSS:{exploit}")
-    body = proxy.curl(curl, f"{origin.url}/XSS")
+    proxy = mitmdump("--replace-from-file", f":~s:XSS:{exploit}").started()
+    body = proxy.fetch(f"{origin.url}/XSS")
     assert origin.last()["path"] == "/XSS"
     assert b'"path": "/<script>alert(1)</script>"' in body
 
 
-def test_e2e_bad_replacement_is_one_message_at_startup():
-    done = subprocess.run(
-        [sys.executable, "-m", "libmproxy.main", "-p", "0", "--replace", r":~q:foo:\d"],
-        cwd=REPO, capture_output=True, text=True, timeout=WAIT)
+def test_e2e_bad_replacement_is_one_message_at_startup(mitmdump_once):
+    done = mitmdump_once("--replace", r":~q:foo:\d")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         r"mitmdump: error: invalid replacement for 'foo': bad escape \d at position 0 "
         r"(write a backslash as \\)"]
 
 
-def test_e2e_setheader(mitmdump, origin, curl):
+def test_e2e_setheader(mitmdump, origin):
     proxy = mitmdump("--setheader", ":~q:X-Set:one", "--setheader", ":~q:X-Set:two",
-                     "--setheader", ":~q:User-Agent:mitm", "--setheader", "/~s/X-Served/proxy")
-    head = proxy.curl(curl, "-i", "-A", "curl-agent", f"{origin.url}/page")
+                     "--setheader", ":~q:User-Agent:mitm",
+                     "--setheader", "/~s/X-Served/proxy").started()
+    head = proxy.fetch("-i", "-A", "curl-agent", f"{origin.url}/page")
     assert received(origin, "X-Set") == ["one", "two"]
     assert received(origin, "User-Agent") == ["mitm"]
     assert received(origin, "X-Served") == []
     assert b"\r\nX-Served: proxy\r\n" in head.split(b"\r\n\r\n", 1)[0] + b"\r\n"
 
 
-def test_e2e_stream_large_bodies(mitmdump, origin, curl):
-    proxy = mitmdump("--stream", "1k")
-    assert proxy.curl(curl, f"{origin.url}/big/300000") == b"x" * 300000
+def test_e2e_stream_large_bodies(mitmdump, origin):
+    proxy = mitmdump("--stream", "1k").started()
+    assert proxy.fetch(f"{origin.url}/big/300000") == b"x" * 300000
     assert proxy.wait_for(" << ").strip() == "<< 200 OK 0b"  # streamed: not kept
-    assert proxy.curl(curl, f"{origin.url}/chunked") == b"onetwothree"
+    assert proxy.fetch(f"{origin.url}/chunked") == b"onetwothree"
     assert proxy.wait_for(" << ").strip() == "<< 200 OK 0b"
-    assert proxy.curl(curl, f"{origin.url}/big/1000") == b"x" * 1000
+    assert proxy.fetch(f"{origin.url}/big/1000") == b"x" * 1000
     assert proxy.wait_for(" << ").strip() == "<< 200 OK 1000b"  # small: read whole

@@ -11,13 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import queue
-import signal
 import socket
-import subprocess
-import sys
-import threading
-from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -32,7 +26,6 @@ from libmproxy.proxy import ProxyConfig
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 WAIT = 10.0  # seconds; reached only when something is broken
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CHALLENGE = 'Basic realm="mitmproxy"'
 
@@ -43,89 +36,6 @@ def basic(userpass: str) -> str:
 
 def origin_headers(origin, index: int = -1) -> dict[str, str]:
     return {k.lower(): v for k, v in origin.requests[index]["headers"]}
-
-
-# --- mitmdump as a subprocess ------------------------------------------------------------------
-
-class Mitmdump:
-    """``mitmdump -b 127.0.0.1 -p 0 ...``: its port read from the listening line; its stdout
-    collected by a named thread until it exits."""
-
-    def __init__(self, *args: str) -> None:
-        argv = [sys.executable, "-m", "libmproxy.main", "-b", "127.0.0.1", "-p", "0", *args]
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self._lines: queue.Queue = queue.Queue()
-        self._reader = threading.Thread(target=self._read, name="mitmdump stdout reader")
-        self._reader.start()
-        self.out: list[str] = []
-        self.port = self._listening_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _listening_port(self) -> int:
-        marker = "Proxy server listening at http://127.0.0.1:"
-        while True:
-            try:
-                line = self._lines.get(timeout=WAIT)
-            except queue.Empty:
-                raise AssertionError(f"mitmdump never listened: {''.join(self.out)}") from None
-            if line is None:
-                self.stop()
-                raise AssertionError(f"mitmdump ended before listening: {self.err}")
-            self.out.append(line)
-            if marker in line:
-                return int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-
-    def curl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["curl", "-s", "-S", "--max-time", str(int(WAIT)), "--noproxy", "", "-x", self.url,
-             *args], capture_output=True, timeout=WAIT * 2)
-
-    def stop(self) -> str:
-        """End it as a user would (SIGTERM); everything it printed to stdout."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        while True:
-            try:
-                line = self._lines.get_nowait()
-            except queue.Empty:
-                break  # the end marker was taken already (it ended before listening)
-            if line is None:
-                break
-            self.out.append(line)
-        self.err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return "".join(self.out)
-
-
-@pytest.fixture
-def mitmdump(pki) -> Iterator[Callable[..., Mitmdump]]:
-    """mitmdump(*flags) -> a running Mitmdump using the test CA, trusting the origin CA."""
-    running: list[Mitmdump] = []
-
-    def start(*args: str) -> Mitmdump:
-        running.append(Mitmdump("--cadir", pki.proxy_cadir, "--upstream-trusted-ca",
-                                pki.bundle, *args))
-        return running[-1]
-
-    yield start
-    for proc in running:
-        if proc.proc.returncode is None:
-            proc.stop()
-
-
-def run_once(*args: str) -> subprocess.CompletedProcess:
-    """mitmdump with flags it is expected to refuse at startup."""
-    return subprocess.run([sys.executable, "-m", "libmproxy.main", "-p", "0", *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=WAIT * 2)
 
 
 @pytest.fixture
@@ -141,7 +51,7 @@ def htpasswd(tmp_path) -> str:
 # --- mitmdump: what a curl user sees ---------------------------------------------------------------
 
 def test_no_credentials_get_407_with_a_basic_challenge(mitmdump, origin):
-    proxy = mitmdump("--singleuser", "user:secret")
+    proxy = mitmdump("--singleuser", "user:secret").started()
     result = proxy.curl("-i", f"{origin.url}/private")
     status, _, rest = result.stdout.partition(b"\r\n")
     assert status == b"HTTP/1.1 407 Proxy Authentication Required"
@@ -150,12 +60,12 @@ def test_no_credentials_get_407_with_a_basic_challenge(mitmdump, origin):
     assert b"requires authentication" in body
     assert origin.requests == []
     # the refused request is no flow: mitmdump prints nothing for it
-    assert "/private" not in proxy.stop()
+    assert "/private" not in proxy.stop()[1]
 
 
 def test_singleuser_over_http_and_https_keeps_the_credentials_from_the_origin(
         mitmdump, origin, tls_origin, pki):
-    proxy = mitmdump("--singleuser", "user:secret")
+    proxy = mitmdump("--upstream-trusted-ca", pki.bundle, "--singleuser", "user:secret").started()
     result = proxy.curl("--proxy-user", "user:secret", f"{origin.url}/plain")
     assert json.loads(result.stdout)["path"] == "/plain", result.stderr
     assert "proxy-authorization" not in origin_headers(origin)
@@ -165,12 +75,12 @@ def test_singleuser_over_http_and_https_keeps_the_credentials_from_the_origin(
     assert json.loads(result.stdout)["path"] == "/tunnelled", result.stderr
     assert "proxy-authorization" not in origin_headers(tls_origin)
 
-    out = proxy.stop()
+    _, out = proxy.stop()
     assert f"GET {origin.url}/plain" in out and f"GET {url}" in out
 
 
 def test_wrong_password_gets_407_over_http_and_for_connect(mitmdump, origin, tls_origin, pki):
-    proxy = mitmdump("--singleuser", "user:secret")
+    proxy = mitmdump("--singleuser", "user:secret").started()
     result = proxy.curl("--proxy-user", "user:wrong", "-o", os.devnull, "-w", "%{http_code}",
                         f"{origin.url}/")
     assert result.stdout == b"407"
@@ -182,7 +92,7 @@ def test_wrong_password_gets_407_over_http_and_for_connect(mitmdump, origin, tls
 
 
 def test_nonanonymous_accepts_any_user_and_password_but_not_none(mitmdump, origin):
-    proxy = mitmdump("--nonanonymous")
+    proxy = mitmdump("--nonanonymous").started()
     for userpass in ("alice:x", "bob:", "some one:p@ss:word"):
         result = proxy.curl("--proxy-user", userpass, f"{origin.url}/{len(origin.requests)}")
         assert result.stdout.startswith(b"{"), (userpass, result.stdout)
@@ -193,7 +103,7 @@ def test_nonanonymous_accepts_any_user_and_password_but_not_none(mitmdump, origi
 
 
 def test_htpasswd_users_in_each_format(mitmdump, origin, htpasswd):
-    proxy = mitmdump("--htpasswd", htpasswd)
+    proxy = mitmdump("--htpasswd", htpasswd).started()
     for userpass, expected in (("alice:apple", b"200"), ("bob:banana", b"200"),
                                ("carol:cherry", b"200"), ("alice:banana", b"407"),
                                ("mallory:apple", b"407")):
@@ -204,7 +114,7 @@ def test_htpasswd_users_in_each_format(mitmdump, origin, htpasswd):
 
 
 def test_requests_with_credentials_in_the_proxy_url(mitmdump, origin, tls_origin, pki):
-    proxy = mitmdump("--singleuser", "user:p@ss")
+    proxy = mitmdump("--upstream-trusted-ca", pki.bundle, "--singleuser", "user:p@ss").started()
     proxies = {scheme: f"http://user:p%40ss@127.0.0.1:{proxy.port}" for scheme in
                ("http", "https")}
     with requests.Session() as session:
@@ -225,8 +135,8 @@ def test_requests_with_credentials_in_the_proxy_url(mitmdump, origin, tls_origin
 # --- mitmdump: refused at startup --------------------------------------------------------------------
 
 @pytest.mark.parametrize("auth", [["--singleuser", "u:p"], ["--nonanonymous"]])
-def test_authentication_in_reverse_mode_is_refused(auth, tmp_path):
-    result = run_once("--cadir", str(tmp_path / "ca"), "-R", "http://127.0.0.1:1", *auth)
+def test_authentication_in_reverse_mode_is_refused(mitmdump_once, auth):
+    result = mitmdump_once("-R", "http://127.0.0.1:1", *auth)
     assert result.returncode == 2
     assert f"proxy authentication ({auth[0]}) is not compatible with reverse proxy mode" \
         in result.stderr
@@ -238,20 +148,21 @@ def test_authentication_in_reverse_mode_is_refused(auth, tmp_path):
     ("", "it has no users"),
     ("dave:$apr1$saltonly\n", "user 'dave': incomplete apr_md5_crypt hash"),
 ])
-def test_bad_htpasswd_file_is_a_startup_error_naming_it(tmp_path, content, problem):
+def test_bad_htpasswd_file_is_a_startup_error_naming_it(mitmdump_once, tmp_path, content,
+                                                         problem):
     path = tmp_path / "users.htpasswd"
     path.write_text(content)
-    result = run_once("--cadir", str(tmp_path / "ca"), "--htpasswd", str(path))
+    result = mitmdump_once("--htpasswd", str(path))
     assert result.returncode == 2
     assert f"invalid htpasswd file {path}: {problem}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_missing_htpasswd_file_and_two_methods_are_refused(tmp_path, htpasswd):
-    result = run_once("--cadir", str(tmp_path / "ca"), "--htpasswd", str(tmp_path / "nope"))
+def test_missing_htpasswd_file_and_two_methods_are_refused(mitmdump_once, tmp_path,
+                                                           htpasswd):
+    result = mitmdump_once("--htpasswd", str(tmp_path / "nope"))
     assert result.returncode == 2 and str(tmp_path / "nope") in result.stderr
-    result = run_once("--cadir", str(tmp_path / "ca"), "--htpasswd", htpasswd,
-                      "--singleuser", "u:p")
+    result = mitmdump_once("--htpasswd", htpasswd, "--singleuser", "u:p")
     assert result.returncode == 2 and "not allowed with argument" in result.stderr
 
 

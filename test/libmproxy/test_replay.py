@@ -1,29 +1,25 @@
 """Client replay (-c) and server replay (-S), end to end with the real mitmdump.
 
-mitmdump runs as a subprocess (``python -m libmproxy.main``) with a private CA directory;
-the origins are the loopback servers of conftest (they record every request they get), the
-clients are curl and requests. Saved flows are either recorded through mitmdump (the
-spec's 30-second tutorial) or written by the test with FlowWriter when a test needs exact
-headers, bodies or recording times. Nothing sleeps: readiness is read from mitmdump's
-output and every wait has a deadline that is only reached when a test fails.
+mitmdump runs as a subprocess (``python -m libmproxy.main``, conftest's ``mitmdump`` and
+``mitmdump_once``) with the session's CA directory; the origins are the loopback servers of
+conftest (they record every request they get), the clients are curl and requests. Saved
+flows are either recorded through mitmdump (the spec's 30-second tutorial) or written by the
+test with FlowWriter when a test needs exact headers, bodies or recording times. Nothing
+sleeps: readiness is read from mitmdump's output and every wait has a deadline that is only
+reached when a test fails.
 """
 from __future__ import annotations
 
 import email.utils
 import http.server
-import os
-import queue
 import re
-import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 from typing import Any, Iterator
 
 import pytest
-import requests
 
 from netlib.http import http1
 
@@ -41,99 +37,10 @@ from libmproxy.proxy import ProxyConfig
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 WAIT = 20.0  # seconds; reached only when something is broken
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DAY, HOUR = 24 * 3600, 3600
 
 
 # === helpers ================================================================================
-
-@pytest.fixture(scope="module")
-def cadir(tmp_path_factory) -> str:
-    """One CA for the module's mitmdumps: making a CA costs a key generation."""
-    return str(tmp_path_factory.mktemp("cadir") / "ca")
-
-
-def mitmdump_argv(cadir: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "libmproxy.main", "-b", "127.0.0.1", "-p", "0",
-            "--cadir", cadir, *args]
-
-
-def run(cadir: str, *args: str) -> subprocess.CompletedProcess:
-    """A mitmdump that is expected to end by itself (-n -c, -r, bad files)."""
-    return subprocess.run(mitmdump_argv(cadir, *args), cwd=REPO, capture_output=True,
-                          text=True, timeout=WAIT)
-
-
-class Mitmdump:
-    """A running mitmdump whose stdout is read line by line by a thread."""
-
-    def __init__(self, cadir: str, *args: str) -> None:
-        self.proc = subprocess.Popen(mitmdump_argv(cadir, *args), cwd=REPO,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue = queue.Queue()
-        self.out: list[str] = []
-        self._reader = threading.Thread(target=self._read, name="mitmdump stdout reader")
-        self._reader.start()
-        self.url = ""
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        """The first line from here on that contains ``text``."""
-        deadline = time.monotonic() + WAIT
-        while True:
-            try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(f"mitmdump never printed {text!r}: {self.out}") from None
-            if line is None:
-                raise AssertionError(f"mitmdump ended without printing {text!r}: {self.out}")
-            self.out.append(line)
-            if text in line:
-                return line
-
-    def started(self) -> Mitmdump:
-        line = self.wait_for("Proxy server listening at ")
-        self.url = line.split(" at ", 1)[1].strip().rstrip("/")
-        return self
-
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM; the exit status and everything printed."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.finish()
-
-    def finish(self) -> tuple[int, str]:
-        """Wait for the end; the exit status and everything printed."""
-        rc = self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        while (line := self.lines.get()) is not None:
-            self.out.append(line)
-        self.err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return rc, "".join(self.out)
-
-
-@pytest.fixture
-def mitmdump(cadir) -> Iterator:
-    """start(*args) -> a Mitmdump; none outlives the test."""
-    started: list[Mitmdump] = []
-
-    def start(*args: str) -> Mitmdump:
-        started.append(Mitmdump(cadir, *args))
-        return started[-1]
-
-    yield start
-    for m in started:
-        if m.proc.poll() is None:
-            m.proc.kill()
-        if not m.proc.stdout.closed:
-            m.finish()
-
 
 def read_flows(path) -> list[HTTPFlow]:
     with open(path, "rb") as fo:
@@ -169,11 +76,6 @@ def write_flows(path, *flows: HTTPFlow) -> str:
     return str(path)
 
 
-def proxied_curl(curl, proxy: Mitmdump, *args: str, check: bool = False
-                 ) -> subprocess.CompletedProcess:
-    return curl("-x", proxy.url, *args, check=check)
-
-
 def http_date(t: float) -> str:
     return email.utils.formatdate(t, usegmt=True)
 
@@ -193,13 +95,13 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 # === the 30-second tutorial =================================================================
 
 @pytest.fixture
-def recording(mitmdump, origin, curl, tmp_path) -> str:
+def recording(mitmdump, origin, tmp_path) -> str:
     """Step 1-3 of the tutorial, with curl for the browser: ``mitmdump -w wireless-login``,
     then a page fetched and a login form posted through it."""
     path = str(tmp_path / "wireless-login")
     m = mitmdump("-w", path).started()
-    proxied_curl(curl, m, f"{origin.url}/login-page", check=True)
-    proxied_curl(curl, m, "-d", "user=me&password=secret", f"{origin.url}/login", check=True)
+    m.curl(f"{origin.url}/login-page", check=True)
+    m.curl("-d", "user=me&password=secret", f"{origin.url}/login", check=True)
     m.wait_for("POST")
     m.wait_for("<<")
     rc, _ = m.stop()
@@ -209,10 +111,10 @@ def recording(mitmdump, origin, curl, tmp_path) -> str:
 
 
 def test_tutorial_replay_without_proxy_sends_the_requests_again_in_order(
-        cadir, origin, recording):
+        mitmdump_once, origin, recording):
     """``mitmdump -nc wireless-login``: both requests reach the origin again, in order and
     unchanged, both flows are printed, and mitmdump exits by itself."""
-    result = run(cadir, "-n", "-c", recording)
+    result = mitmdump_once("-n", "-c", recording)
     assert result.returncode == 0, result.stderr
     get, get_response, post, post_response = result.stdout.splitlines()
     assert (get, post) == (f"127.0.0.1 GET {origin.url}/login-page",
@@ -227,10 +129,10 @@ def test_tutorial_replay_without_proxy_sends_the_requests_again_in_order(
                    for name, _ in r["headers"])
 
 
-def test_tutorial_replay_as_written_with_the_proxy_running(cadir, origin, recording):
+def test_tutorial_replay_as_written_with_the_proxy_running(mitmdump_once, origin, recording):
     """``mitmdump -c wireless-login`` (no -n): the proxy starts, the requests are replayed,
     and mitmdump exits when they are done."""
-    result = run(cadir, "-c", recording)
+    result = mitmdump_once("-c", recording)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Proxy server listening at http://127.0.0.1:")
@@ -239,11 +141,11 @@ def test_tutorial_replay_as_written_with_the_proxy_running(cadir, origin, record
     assert [r["path"] for r in origin.requests] == ["/login-page", "/login"] * 2
 
 
-def test_replayed_flows_written_with_w(cadir, origin, recording, tmp_path):
+def test_replayed_flows_written_with_w(mitmdump_once, origin, recording, tmp_path):
     """``mitmdump -nc srcfile -w dstfile``: the new responses are the server's, the
     requests are marked as replayed."""
     out = tmp_path / "dst"
-    result = run(cadir, "-n", "-c", recording, "-w", str(out))
+    result = mitmdump_once("-n", "-c", recording, "-w", str(out))
     assert result.returncode == 0, result.stderr
     flows = read_flows(out)
     assert [f.request.path for f in flows] == ["/login-page", "/login"]
@@ -256,21 +158,21 @@ def test_replayed_flows_written_with_w(cadir, origin, recording, tmp_path):
     assert flows[1].server_conn.timestamp_start >= flows[0].response.timestamp_end
 
 
-def test_filtering_saved_traffic(cadir, recording, tmp_path):
+def test_filtering_saved_traffic(mitmdump_once, recording, tmp_path):
     """``mitmdump -nr infile -w outfile "~m post"`` keeps only the POST."""
     out = tmp_path / "posts"
-    result = run(cadir, "-n", "-r", recording, "-w", str(out), "~m post")
+    result = mitmdump_once("-n", "-r", recording, "-w", str(out), "~m post")
     assert result.returncode == 0, result.stderr
     (flow,) = read_flows(out)
     assert (flow.request.method, flow.request.path) == ("POST", "/login")
     assert flow.request.content == b"user=me&password=secret"
 
 
-def test_all_files_are_replayed_in_order(cadir, origin, tmp_path):
+def test_all_files_are_replayed_in_order(mitmdump_once, origin, tmp_path):
     one = write_flows(tmp_path / "one", saved_flow(f"{origin.url}/a"),
                       saved_flow(f"{origin.url}/b"))
     two = write_flows(tmp_path / "two", saved_flow(f"{origin.url}/c"))
-    result = run(cadir, "-n", "-c", one, "-c", two)
+    result = mitmdump_once("-n", "-c", one, "-c", two)
     assert result.returncode == 0, result.stderr
     assert [r["path"] for r in origin.requests] == ["/a", "/b", "/c"]
 
@@ -300,7 +202,7 @@ class HoldingHandler(http.server.BaseHTTPRequestHandler):
 HOLD = 1.0
 
 
-def test_requests_are_serialized(cadir, tmp_path):
+def test_requests_are_serialized(mitmdump_once, tmp_path):
     """The spec: "mitmproxy serializes the requests, waiting for a response from the
     server before starting the next request"."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HoldingHandler)
@@ -312,7 +214,7 @@ def test_requests_are_serialized(cadir, tmp_path):
         base = f"http://127.0.0.1:{server.server_address[1]}"
         path = write_flows(tmp_path / "flows", saved_flow(f"{base}/first"),
                            saved_flow(f"{base}/second"))
-        result = run(cadir, "-n", "-c", path)
+        result = mitmdump_once("-n", "-c", path)
     finally:
         server.shutdown()
         server.server_close()
@@ -322,11 +224,12 @@ def test_requests_are_serialized(cadir, tmp_path):
     assert server.second_arrived.is_set()
 
 
-def test_an_unreachable_server_is_an_error_line_and_replay_goes_on(cadir, origin, tmp_path):
+def test_an_unreachable_server_is_an_error_line_and_replay_goes_on(mitmdump_once, origin,
+                                                                    tmp_path):
     with socket_closed_port() as port:
         path = write_flows(tmp_path / "flows", saved_flow(f"http://127.0.0.1:{port}/gone"),
                            saved_flow(f"{origin.url}/here"))
-        result = run(cadir, "-n", "-c", path)
+        result = mitmdump_once("-n", "-c", path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == f"127.0.0.1 GET http://127.0.0.1:{port}/gone"
@@ -353,20 +256,20 @@ def test_keepserving_goes_on_after_the_replay(mitmdump, origin, tmp_path):
     m = mitmdump("-c", path, "--keepserving").started()
     m.wait_for(" << 200 OK")
     assert m.proc.poll() is None
-    assert requests.get(f"{origin.url}/later", proxies={"http": m.url}, timeout=WAIT).ok
+    assert m.get(f"{origin.url}/later").ok
     m.wait_for(f"GET {origin.url}/later")
     rc, _ = m.stop()
     assert rc == 0
     assert [r["path"] for r in origin.requests] == ["/once", "/later"]
 
 
-def test_https_replay_verifies_the_server_with_the_configured_ca(cadir, tls_origin, pki,
-                                                                 tmp_path):
+def test_https_replay_verifies_the_server_with_the_configured_ca(mitmdump_once, tls_origin,
+                                                                 pki, tmp_path):
     """An https request is replayed over TLS with SNI, verified against
     --upstream-trusted-ca; without that CA the replay fails verification."""
     url = f"https://localhost:{tls_origin.port}/secure"
     path = write_flows(tmp_path / "flows", saved_flow(url))
-    result = run(cadir, "-n", "-c", path, "--upstream-trusted-ca", pki.origin_ca_cert)
+    result = mitmdump_once("-n", "-c", path, "--upstream-trusted-ca", pki.origin_ca_cert)
     assert result.returncode == 0, result.stderr
     request_line, response_line = result.stdout.splitlines()
     assert request_line == f"127.0.0.1 GET {url}"
@@ -374,22 +277,22 @@ def test_https_replay_verifies_the_server_with_the_configured_ca(cadir, tls_orig
     assert [r["path"] for r in tls_origin.requests] == ["/secure"]
     assert tls_origin.snis == ["localhost"]
 
-    result = run(cadir, "-n", "-c", path)
+    result = mitmdump_once("-n", "-c", path)
     assert result.returncode == 0, result.stderr
     assert "<< error: " in result.stdout and "certificate verification failed" in result.stdout
     assert len(tls_origin.requests) == 1
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_upstream_mode_replays_through_the_upstream_proxy(cadir, origin, tls_origin, pki,
-                                                          start_proxy, tmp_path, scheme):
+def test_upstream_mode_replays_through_the_upstream_proxy(mitmdump_once, origin, tls_origin,
+                                                          pki, start_proxy, tmp_path, scheme):
     """-U: plain HTTP goes to the upstream proxy in absolute form, HTTPS through a CONNECT
     tunnel (here the upstream proxy intercepts it, so its CA is the one to trust)."""
     upstream = start_proxy()
     server = origin if scheme == "http" else tls_origin
     url = f"{scheme}://localhost:{server.port}/via"
     path = write_flows(tmp_path / "flows", saved_flow(url))
-    result = run(cadir, "-n", "-c", path, "-U", upstream.url,
+    result = mitmdump_once("-n", "-c", path, "-U", upstream.url,
                  "--upstream-trusted-ca", pki.proxy_ca_cert)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[1].startswith(" << 200 OK"), result.stdout
@@ -432,11 +335,11 @@ def test_a_signal_ends_a_replay_that_waits_for_its_server(mitmdump, tmp_path):
 
 
 @pytest.mark.parametrize("flag", ["-c", "-S"])
-def test_damaged_flow_file_is_one_line_naming_it(cadir, origin, tmp_path, flag):
+def test_damaged_flow_file_is_one_line_naming_it(mitmdump_once, origin, tmp_path, flag):
     path = write_flows(tmp_path / "damaged", saved_flow(f"{origin.url}/a"))
     with open(path, "ab") as fo:
         fo.write(b"123:not a flow")
-    result = run(cadir, "-n", flag, path)
+    result = mitmdump_once("-n", flag, path)
     error = one_line_error(result)
     assert path in error and "damaged flow" in error
     assert origin.requests == []
@@ -444,43 +347,43 @@ def test_damaged_flow_file_is_one_line_naming_it(cadir, origin, tmp_path, flag):
 
 # === server replay ==========================================================================
 
-def test_server_replay_answers_without_the_server(mitmdump, origin, curl, tmp_path):
+def test_server_replay_answers_without_the_server(mitmdump, origin, tmp_path):
     path = write_flows(tmp_path / "flows", saved_flow(
         f"{origin.url}/page", content=b"saved page",
         response_headers=[("Content-Type", "text/plain")]))
     m = mitmdump("-S", path).started()
-    result = proxied_curl(curl, m, f"{origin.url}/page", check=True)
+    result = m.curl(f"{origin.url}/page", check=True)
     assert result.stdout == b"saved page"
     assert m.wait_for("<<") == "[replay] << 200 OK 10b\n"
     m.stop()
     assert origin.requests == [] and origin.connections == 0
 
 
-def test_client_replay_answered_by_server_replay(cadir, origin, tmp_path):
+def test_client_replay_answered_by_server_replay(mitmdump_once, origin, tmp_path):
     """-c and -S together: the replayed requests go through the whole chain, so server
     replay answers them and the origin is never contacted."""
     path = write_flows(tmp_path / "flows", saved_flow(f"{origin.url}/x", content=b"x"))
-    result = run(cadir, "-n", "-c", path, "-S", path)
+    result = mitmdump_once("-n", "-c", path, "-S", path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"127.0.0.1 GET {origin.url}/x\n[replay] << 200 OK 1b\n"
     assert origin.requests == []
 
 
-def test_kill_extra_drops_unmatched_requests(mitmdump, origin, curl, tmp_path):
+def test_kill_extra_drops_unmatched_requests(mitmdump, origin, tmp_path):
     path = write_flows(tmp_path / "flows", saved_flow(f"{origin.url}/known"))
     m = mitmdump("-S", path, "-k").started()
-    assert proxied_curl(curl, m, f"{origin.url}/known").stdout == b"saved"
-    result = proxied_curl(curl, m, f"{origin.url}/unknown")
+    assert m.curl(f"{origin.url}/known").stdout == b"saved"
+    result = m.curl(f"{origin.url}/unknown")
     assert result.returncode == 52 and result.stdout == b""  # curl: empty reply
     m.wait_for(f"no saved response for GET {origin.url}/unknown: killed")
     m.stop()
     assert origin.requests == []
 
 
-def test_unmatched_requests_go_to_the_server_without_kill(mitmdump, origin, curl, tmp_path):
+def test_unmatched_requests_go_to_the_server_without_kill(mitmdump, origin, tmp_path):
     path = write_flows(tmp_path / "flows", saved_flow(f"{origin.url}/known"))
     m = mitmdump("-S", path).started()
-    result = proxied_curl(curl, m, f"{origin.url}/unknown", check=True)
+    result = m.curl(f"{origin.url}/unknown", check=True)
     assert b'"path": "/unknown"' in result.stdout
     m.stop()
     assert [r["path"] for r in origin.requests] == ["/unknown"]
@@ -491,12 +394,12 @@ def test_unmatched_requests_go_to_the_server_without_kill(mitmdump, origin, curl
     (True, [b"first", b"first", b"first"]),
 ], ids=["pop", "no-pop"])
 def test_each_saved_response_is_used_once_in_order_unless_no_pop(
-        mitmdump, origin, curl, tmp_path, nopop, expected):
+        mitmdump, origin, tmp_path, nopop, expected):
     url = f"{origin.url}/twice"
     path = write_flows(tmp_path / "flows", saved_flow(url, content=b"first"),
                        saved_flow(url, content=b"second"))
     m = mitmdump("-S", path, *(["--no-pop"] if nopop else [])).started()
-    bodies = [proxied_curl(curl, m, url, check=True).stdout for _ in range(3)]
+    bodies = [m.curl(url, check=True).stdout for _ in range(3)]
     m.stop()
     assert [b"origin" if b'"path"' in body else body for body in bodies] == expected
 
@@ -540,7 +443,7 @@ def live_url(case: str, origin_port: int, saved_path: str) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("case", list(MATCHING_CASES))
-def test_matching_flags_change_the_outcome(mitmdump, origin, curl, tmp_path, case):
+def test_matching_flags_change_the_outcome(mitmdump, origin, tmp_path, case):
     flags, method, saved_path, body, headers, curl_args = MATCHING_CASES[case]
     saved_url, url = live_url(case, origin.port, saved_path)
     path = write_flows(tmp_path / "flows", saved_flow(saved_url, method, body, headers))
@@ -548,7 +451,7 @@ def test_matching_flags_change_the_outcome(mitmdump, origin, curl, tmp_path, cas
 
     def outcome(*extra: str) -> bytes:
         m = mitmdump("-S", path, *extra).started()
-        result = proxied_curl(curl, m, *curl_args, url, check=True)
+        result = m.curl(*curl_args, url, check=True)
         m.stop()
         return b"origin" if b'"path"' in result.stdout else result.stdout
 
@@ -574,7 +477,7 @@ def test_refresh_moves_dates_and_cookie_expiry(mitmdump, origin, tmp_path, refre
     path = write_flows(tmp_path / "flows", saved_flow(url, response_headers=headers,
                                                       recorded=recorded))
     m = mitmdump("-S", path, *([] if refresh else ["--norefresh"])).started()
-    response = requests.get(url, proxies={"http": m.url}, timeout=WAIT)
+    response = m.get(url)
     m.stop()
     assert response.text == "saved"
     got = response.headers

@@ -7,7 +7,6 @@ mitmdump's output or on events, each with a deadline that is only reached when a
 from __future__ import annotations
 
 import queue
-import subprocess
 import sys
 import textwrap
 import threading
@@ -31,7 +30,6 @@ from libmproxy.script import Script, ScriptContext, concurrent, parse_command
 pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 
 WAIT = 20.0  # seconds; reached only when something is broken
-REPO = Path(__file__).resolve().parent.parent.parent
 
 
 def write(directory: Path, name: str, source: str) -> Path:
@@ -494,10 +492,15 @@ class Waiting(Master):
 
 class LogCollector:
     """The feature that puts told "log" events (from other threads) into the master's
-    log, as mitmdump's printer does."""
+    log, as mitmdump's printer does. ``started`` is set when the master's loop has run the
+    ``running`` of every feature added before this one."""
 
     def __init__(self, master: Master) -> None:
         self.master = master
+        self.started = threading.Event()
+
+    def running(self) -> None:
+        self.started.set()
 
     def log(self, entry: Any) -> None:
         self.master.add_event(entry.msg, entry.level)
@@ -508,8 +511,9 @@ def test_a_changed_file_is_reloaded_by_the_watcher_and_it_stops_at_done(tmp_path
     path = write(tmp_path, "s.py", V1.format(v=1))
     master = Waiting()
     master.add_feature(Script(str(path)))
-    master.add_feature(LogCollector(master))
+    collector = master.add_feature(LogCollector(master))
     running_master(master)
+    assert collector.started.wait(WAIT)  # the script's running() has started the watcher
     assert any(t.name == "script reloader s.py" for t in threading.enumerate())
     path.write_text(textwrap.dedent(V1.format(v=2)) + "\n# longer\n")
     master.wait_for("start 2")
@@ -586,95 +590,13 @@ def test_ctx_log_from_another_thread_is_told_to_the_master():
 
 # === the real mitmdump ========================================================================
 
-class Mitmdump:
-    """``python -m libmproxy.main`` with a private CA directory, its stdout read by a thread
-    so a test can wait for a line."""
-
-    def __init__(self, cadir: str, *args: str) -> None:
-        argv = [sys.executable, "-m", "libmproxy.main", "-b", "127.0.0.1", "-p", "0",
-                "--cadir", cadir, *args]
-        self.proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: queue.Queue = queue.Queue()
-        self.out: list[str] = []
-        self.err = ""
-        self.port = 0
-        self._reader = threading.Thread(target=self._read, name="mitmdump stdout reader")
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def wait_for(self, text: str) -> str:
-        """The first line from here on that contains ``text``."""
-        while True:
-            try:
-                line = self.lines.get(timeout=WAIT)
-            except queue.Empty:
-                raise AssertionError(f"mitmdump never printed {text!r}: {self.out}") from None
-            if line is None:
-                self.lines.put(None)
-                raise AssertionError(f"mitmdump ended without printing {text!r}: {self.out}"
-                                     f"{self.proc.stderr.read()}")
-            self.out.append(line)
-            if text in line:
-                return line
-
-    def started(self) -> Mitmdump:
-        line = self.wait_for("Proxy server listening at http://127.0.0.1:")
-        self.port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-        return self
-
-    def curl(self, url: str, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["curl", "-s", "-S", "-i", "--max-time", str(int(WAIT)), "--noproxy", "",
-             "-x", f"http://127.0.0.1:{self.port}", *args, url],
-            capture_output=True, text=True, timeout=WAIT * 2, check=True)
-
-    def stop(self) -> str:
-        """End mitmdump (SIGTERM); everything it printed to stdout."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.proc.wait(WAIT)
-        self._reader.join(WAIT)
-        while (line := self.lines.get_nowait()) is not None:
-            self.out.append(line)
-        self.err = self.proc.stderr.read()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-        return "".join(self.out)
+def curl_i(m: Any, url: str) -> str:
+    """``curl -i url`` through mitmdump ``m``: the response's head, then its body."""
+    return m.fetch("-i", url).decode()
 
 
-@pytest.fixture(scope="module")
-def cadir(tmp_path_factory) -> str:
-    return str(tmp_path_factory.mktemp("cadir") / "ca")
-
-
-@pytest.fixture
-def mitmdump(cadir) -> Iterator[Callable[..., Mitmdump]]:
-    started: list[Mitmdump] = []
-
-    def start(*args: str) -> Mitmdump:
-        started.append(Mitmdump(cadir, *args))
-        return started[-1]
-
-    yield start
-    for m in started:
-        if m.proc.poll() is None:
-            m.proc.kill()
-        if not m.proc.stdout.closed:
-            m.stop()
-
-
-def run_once(cadir: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "libmproxy.main", "--cadir", cadir, *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=WAIT)
-
-
-def header(response: subprocess.CompletedProcess, name: str) -> str | None:
-    head = response.stdout.split("\n\n", 1)[0]  # text mode: CRLF read as "\n"
+def header(response: str, name: str) -> str | None:
+    head = response.split("\r\n\r\n", 1)[0]
     for line in head.splitlines()[1:]:
         key, _, value = line.partition(":")
         if key.strip().lower() == name.lower():
@@ -688,7 +610,7 @@ def test_add_header_script_changes_what_curl_sees(mitmdump, origin, tmp_path):
             flow.response.headers["newheader"] = "foo"
     """)
     m = mitmdump("-s", str(script)).started()
-    assert header(m.curl(f"{origin.url}/x"), "newheader") == "foo"
+    assert header(curl_i(m, f"{origin.url}/x"), "newheader") == "foo"
     m.stop()
 
 
@@ -713,7 +635,7 @@ def test_both_signatures_arguments_and_ctx_log_end_to_end(mitmdump, origin, tmp_
     """)
     m = mitmdump("-s", f"'{script}' --foo 42").started()
     assert m.out[0] == "start argv=['--foo', '42'] sys.argv=['--foo', '42']\n"
-    result = m.curl(f"{origin.url}/path")
+    result = curl_i(m, f"{origin.url}/path")
     assert header(result, "x-response") == "new style"
     assert ("x-from-script", "--foo") in [(k.lower(), v) for k, v in origin.last()["headers"]]
     m.wait_for("request /path")
@@ -740,15 +662,14 @@ def test_concurrent_requests_overlap_end_to_end(mitmdump, origin, tmp_path):
     """)
     m = mitmdump("-s", str(script)).started()
     results: queue.Queue = queue.Queue()
-    clients = [threading.Thread(target=lambda p=p: results.put(m.curl(f"{origin.url}{p}")),
+    clients = [threading.Thread(target=lambda p=p: results.put(curl_i(m, f"{origin.url}{p}")),
                                 name="test client") for p in ("/one", "/two")]
     for t in clients:
         t.start()
     for t in clients:
         t.join(WAIT * 2)
-    assert [results.get_nowait().stdout.startswith("HTTP/1.1 200") for _ in clients] == [
-        True, True]
-    out = m.stop()
+    assert [results.get_nowait().startswith("HTTP/1.1 200") for _ in clients] == [True, True]
+    _, out = m.stop()
     handles = [out.index(f"handle request: /{p}") for p in ("one", "two")]
     starts = [out.index(f"start request: /{p}") for p in ("one", "two")]
     assert max(handles) < min(starts)  # both were in the handler before either went on
@@ -763,8 +684,8 @@ def test_a_runtime_error_is_printed_and_the_proxy_goes_on(mitmdump, origin, tmp_
             flow.response.headers["fine"] = "yes"
     """)
     m = mitmdump("-s", str(script)).started()
-    assert m.curl(f"{origin.url}/boom").stdout.startswith("HTTP/1.1 200")
-    assert header(m.curl(f"{origin.url}/ok"), "fine") == "yes"
+    assert curl_i(m, f"{origin.url}/boom").startswith("HTTP/1.1 200")
+    assert header(curl_i(m, f"{origin.url}/ok"), "fine") == "yes"
     m.wait_for("/ok")
     m.stop()
     assert m.err.startswith(f"Script error in {script} (response):\nTraceback")
@@ -777,16 +698,16 @@ def test_a_runtime_error_is_printed_and_the_proxy_goes_on(mitmdump, origin, tmp_
     ("import sys\nif len(sys.argv) != 3:\n    raise ValueError('Usage: old new')\n",
      "script {path}, line 3, in loading: ValueError: Usage: old new"),
 ])
-def test_a_bad_script_exits_1_with_one_line(cadir, tmp_path, source, message):
+def test_a_bad_script_exits_1_with_one_line(mitmdump_once, tmp_path, source, message):
     path = tmp_path / "bad.py"
     path.write_text(source)
-    result = run_once(cadir, "-p", "0", "-s", str(path))
+    result = mitmdump_once("-s", str(path))
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == f"mitmdump: error: {message.format(path=path)}\n"
 
 
-def test_a_missing_script_exits_1_with_one_line(cadir, tmp_path):
-    result = run_once(cadir, "-p", "0", "-s", f"{tmp_path}/my script.py --foo")
+def test_a_missing_script_exits_1_with_one_line(mitmdump_once, tmp_path):
+    result = mitmdump_once("-s", f"{tmp_path}/my script.py --foo")
     assert result.returncode == 1
     assert result.stderr.startswith(
         f"mitmdump: error: script file not found: {tmp_path}/my (if the path contains "
@@ -800,17 +721,17 @@ def test_a_changed_script_is_reloaded_end_to_end(mitmdump, origin, tmp_path):
             flow.response.headers["version"] = "1"
     """)
     m = mitmdump("-s", str(script)).started()
-    assert header(m.curl(f"{origin.url}/"), "version") == "1"
+    assert header(curl_i(m, f"{origin.url}/"), "version") == "1"
     script.write_text(textwrap.dedent("""
         def response(flow):
             flow.response.headers["version"] = "two"
     """))
     m.wait_for(f"Reloading script: {script}")
-    assert header(m.curl(f"{origin.url}/"), "version") == "two"
+    assert header(curl_i(m, f"{origin.url}/"), "version") == "two"
     m.stop()
 
 
-def test_scripts_over_saved_flows_in_the_documented_order(cadir, tmp_path):
+def test_scripts_over_saved_flows_in_the_documented_order(mitmdump_once, tmp_path):
     flows = tmp_path / "flows.mitm"
     with open(flows, "wb") as fo:
         writer = FlowWriter(fo)
@@ -837,7 +758,7 @@ def test_scripts_over_saved_flows_in_the_documented_order(cadir, tmp_path):
         def done():
             mitmproxy.ctx.log("done")
     """)
-    result = run_once(cadir, "-n", "-r", str(flows), "-s", str(script))
+    result = mitmdump_once("-n", "-r", str(flows), "-s", str(script))
     assert result.returncode == 0, result.stderr
     assert [line for line in result.stdout.splitlines() if "<<" not in line
             and "GET" not in line] == [

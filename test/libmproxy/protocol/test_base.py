@@ -40,6 +40,7 @@ def test_layers_lists_the_stack():
 class FakeConfig:
     timeout = 1.0
     upstream_auth = None
+    spoof_source_address = False
 
 
 class Recorder(Layer):

@@ -16,7 +16,7 @@ CLIENT_HELLO_START = bytes.fromhex("160301")
 
 def facts(**kw):
     base = dict(stage="tls", mode="regular", ignored=False, tcp_host=False, client_tls=False,
-                rawtcp=False, client_ascii=True)
+                rawtcp=False, client_ascii=True, client_alpn=None)
     base.update(kw)
     return SimpleNamespace(**base)
 

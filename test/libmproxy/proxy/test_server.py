@@ -19,7 +19,9 @@ def test_address_in_use_is_a_clear_error(proxy, pki):
         ProxyServer(ProxyConfig(host="127.0.0.1", port=proxy.port, cadir=pki.proxy_cadir))
 
 
-def test_mode_without_layer_is_refused(pki):
+def test_mode_without_layer_is_refused(pki, monkeypatch):
+    from libmproxy.proxy.modes import MODE_LAYERS
+    monkeypatch.delitem(MODE_LAYERS, "transparent")
     with pytest.raises(exceptions.ServerException, match="transparent mode is not available"):
         ProxyServer(ProxyConfig(host="127.0.0.1", port=0, cadir=pki.proxy_cadir,
                                 mode="transparent"))
