@@ -15,7 +15,6 @@ HTTP or raw TCP.
 from __future__ import annotations
 
 import enum
-import functools
 from typing import Any, Callable, NamedTuple
 
 from netlib import exceptions as netlib_exceptions
@@ -80,6 +79,33 @@ def decide(facts: Any) -> LayerKind:
     return next(rule.kind for rule in RULES if rule.applies(facts))
 
 
+class _computed_once:
+    """A property computed on first use and then kept in the instance, like
+    ``functools.cached_property`` but without its lock.
+
+    Up to Python 3.11, cached_property holds one lock per property, shared by every
+    instance, while it computes (CPython gh-87634; 3.12 dropped it). ``first_bytes`` waits
+    for the client to send, so every connection thread deciding its next layer queued
+    behind the slowest client on that lock. A ConnectionFacts belongs to the one connection
+    thread that asks, so no lock is needed.
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        # Stored under the same name: the instance's value now shadows this (non-data)
+        # descriptor, so later reads are plain attribute reads.
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
+
 class ConnectionFacts:
     """What the rules look at, each computed on first use."""
 
@@ -91,32 +117,32 @@ class ConnectionFacts:
         self._config = config
         self._client_io = client_io
 
-    @functools.cached_property
+    @_computed_once
     def server_address(self) -> Address | None:
         server_conn = getattr(self._top_layer, "server_conn", None)
         return server_conn.address if server_conn is not None else None
 
-    @functools.cached_property
+    @_computed_once
     def tls_port(self) -> bool:
         return self.server_address is not None and self.server_address.port in TLS_PORTS
 
-    @functools.cached_property
+    @_computed_once
     def first_bytes(self) -> bytes:
         try:
             return self._client_io.rfile.peek(PEEK_SIZE)
         except netlib_exceptions.NetlibException:
             return b""  # the client is gone; the next layer will find out and end
 
-    @functools.cached_property
+    @_computed_once
     def client_tls(self) -> bool:
         return is_tls_record_magic(self.first_bytes)
 
-    @functools.cached_property
+    @_computed_once
     def client_ascii(self) -> bool:
         data = self.first_bytes
         return len(data) == PEEK_SIZE and all(32 <= c < 127 for c in data)
 
-    @functools.cached_property
+    @_computed_once
     def sni(self) -> str | None:
         """The ClientHello's SNI, if the client is about to start TLS."""
         if self.stage == "tls" or not self.client_tls:
@@ -131,15 +157,15 @@ class ConnectionFacts:
             return False
         return matcher(self.server_address) or matcher(self.server_address, self.sni)
 
-    @functools.cached_property
+    @_computed_once
     def ignored(self) -> bool:
         return self._matches(self._config.ignore_hosts)
 
-    @functools.cached_property
+    @_computed_once
     def tcp_host(self) -> bool:
         return self._matches(self._config.tcp_hosts)
 
-    @functools.cached_property
+    @_computed_once
     def client_alpn(self) -> bytes | None:
         """The protocol the client's TLS handshake settled on (after the TLS layer)."""
         return self._top_layer.client_conn.alpn_proto_negotiated

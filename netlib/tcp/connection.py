@@ -36,6 +36,7 @@ DEFAULT_TIMEOUT = 60.0
 # much), because closing a socket with unread data makes the kernel send RST instead of
 # FIN, and an RST can destroy our last response before the peer has read it.
 CLOSE_DRAIN_LIMIT = 256 * 1024
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
 
 def configure_socket(sock: socket.socket, timeout: float | None) -> None:
@@ -66,7 +67,10 @@ def set_kernel_timeout(sock: socket.socket, timeout: float | None) -> None:
     if timeout is not None and timeout <= 0:
         sock.settimeout(timeout)
         return
-    sock.settimeout(None)
+    if sock.gettimeout() is not None:
+        # Only when needed: settimeout(None) is an ioctl that releases the GIL, and an
+        # accepted socket is blocking already.
+        sock.settimeout(None)
     if timeout is None:
         seconds, micros = 0, 0
     else:
@@ -264,10 +268,16 @@ def _close_socket(sock: socket.socket) -> None:
     """Half-close, discard what the peer still sent, close. Never raises."""
     try:
         sock.shutdown(socket.SHUT_WR)
-        sock.setblocking(False)
+        # MSG_DONTWAIT rather than setblocking(False) where there is one: one system call
+        # (and one GIL release) less per connection.
+        if _MSG_DONTWAIT:
+            flags = _MSG_DONTWAIT
+        else:
+            flags = 0
+            sock.setblocking(False)
         drained = 0
         while drained < CLOSE_DRAIN_LIMIT:
-            data = sock.recv(64 * 1024)
+            data = sock.recv(64 * 1024, flags)
             if not data:
                 break
             drained += len(data)

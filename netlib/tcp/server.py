@@ -5,11 +5,15 @@ Thread rules (DESIGN.md, thread hygiene):
 - ``serve_forever`` runs the accept loop in the caller's thread. It blocks in ``select`` on
   the listening socket and on one end of a socket pair; ``shutdown`` writes to the other end.
   No polling tick, so an idle server uses no CPU, and shutdown is immediate.
-- Each accepted connection gets one thread, named after the client it serves. It ends when
-  ``handle_client_connection`` returns; the socket is closed then, whatever happened.
-  The accept loop does not wait for it to start: a bare helper (``_thread``) calls
-  ``start()`` and ends as soon as the connection thread runs (see ``_accept``).
-- The number of connection threads is bounded: above ``max_connections`` a new connection
+- Each accepted connection is served by one connection thread, named after the client it
+  serves while it does; the socket is closed when ``handle_client_connection`` returns,
+  whatever happened. A thread that is done waits (named idle) up to ``IDLE_THREAD_TIMEOUT``
+  for the next connection before it ends, so that a stream of short connections reuses
+  threads instead of starting one per connection (see ``_serve_forever_in_thread``).
+  When no thread is idle the accept loop starts a new one without waiting for it to
+  start: a bare helper (``_thread``) calls ``start()`` and ends as soon as the connection
+  thread runs (see ``_accept``).
+- The number of connections is bounded: above ``max_connections`` a new connection
   is closed at once and logged, instead of the process failing to start a thread.
 - The accept loop goes first: while it takes queued connections, connection threads that
   reach the end of a request wait for it (``yield_to_accept``), see below.
@@ -27,11 +31,13 @@ waited past wrk's 5 s timeout for their first answer (51-134 timeouts per 10 s r
 threads run, service was fair: no connection waited more than 1.6 s between two of its
 responses, so a fairness scheme among the connection threads (a FIFO turn per request)
 would not have helped; the uneven requests per connection (p10 12-20, p90 71-90) came from
-the late starts, and evened out with this change (p10 49, p90 60). So while the loop drains the queue (every
-connection waiting, up to ``ACCEPT_BATCH``, before it selects again), a connection thread
-that comes to the end of a request waits on an Event, blocked in the kernel and not asking
-for the GIL, until the loop is done (at most ``ACCEPT_YIELD_TIMEOUT``). Within one request
-each the loop competes with almost nobody: 500 connections are accepted in 0.23-0.40 s.
+the late starts, and evened out with this change (p10 49, p90 60). So while the loop drains
+a queue of more than one connection (every connection waiting, up to ``ACCEPT_BATCH``,
+before it selects again), a connection thread that comes to the end of a request waits on
+an Event, blocked in the kernel and not asking for the GIL, until the loop is done (at most
+``ACCEPT_YIELD_TIMEOUT``). A lone new connection makes nobody wait (see ``serve_forever``).
+Within one request each the loop competes with almost nobody: 500 connections are accepted
+in 0.23-0.40 s.
 Measured over 10 s, wrk -c500 through ``mitmdump -q`` (same machine, alternating runs):
 before, 2,036-2,705 req/s, p99 3.25-3.89 s, 51-134 timeouts; after, 2,128-2,756 req/s,
 p99 0.82-0.89 s, 0 timeouts. With 10 connections nothing is accepted during the run, and
@@ -41,6 +47,7 @@ its connections for one accept's worth of time (microseconds).
 from __future__ import annotations
 
 import logging
+import queue
 import _thread
 import selectors
 import socket
@@ -85,6 +92,14 @@ ACCEPT_YIELD_TIMEOUT = 0.5
 
 # How long shutdown waits for connection threads to notice their socket was shut down.
 SHUTDOWN_JOIN_TIMEOUT = 5.0
+
+# How long a connection thread that has served its connection waits for another before it
+# ends. Starting a thread per connection cost the proxy two threads (the connection's and
+# the helper that starts it), each a clone, a stack mmap/munmap, signal-mask calls and a
+# start handshake of GIL handoffs; an idle thread takes the next connection with one
+# wake-up. Long enough to carry a steady stream of connections, short enough that a burst
+# of hundreds of threads does not linger.
+IDLE_THREAD_TIMEOUT = 10.0
 
 
 class CertKey(NamedTuple):
@@ -235,7 +250,14 @@ class TCPServer:
         self._wakeup_recv.setblocking(False)
         self._wakeup_send.setblocking(False)
         self._lock = threading.Lock()
-        self._connections: dict[threading.Thread, socket.socket] = {}
+        # The sockets being served (shutdown wakes them), the connection threads alive
+        # (shutdown joins them), the idle ones not yet promised a connection, and the
+        # connections handed to idle threads: each one waiting in ``_handoff`` is either
+        # counted in ``_idle_threads`` or has a connection (or a None: stop) queued for it.
+        self._connections: set[socket.socket] = set()
+        self._threads: set[threading.Thread] = set()
+        self._idle_threads = 0
+        self._handoff: queue.SimpleQueue[tuple[socket.socket, Any] | None] = queue.SimpleQueue()
         self._shutdown_requested = False
         self._loop_done = threading.Event()
         self._loop_done.set()
@@ -262,14 +284,19 @@ class TCPServer:
                     if key.fileobj is self.socket and not self._shutdown_requested:
                         # Take every connection already queued (up to a bound), not one
                         # per select(): a select that blocks costs the loop a GIL handoff.
-                        # Meanwhile connection threads wait between requests (module doc).
-                        self._accept_idle.clear()
-                        try:
-                            for _ in range(ACCEPT_BATCH):
-                                if not self._accept():
-                                    break
-                        finally:
-                            self._accept_idle.set()
+                        # When more than one was queued (a burst), connection threads wait
+                        # between requests meanwhile (module doc). Not for a lone one:
+                        # with a steady stream of new connections (each HTTPS client opens
+                        # its own) nearly every wake-up takes one, and connection threads
+                        # waited on the Event for each, about two thread switches apiece.
+                        if self._accept() and self._accept():
+                            self._accept_idle.clear()
+                            try:
+                                for _ in range(ACCEPT_BATCH - 2):
+                                    if not self._accept():
+                                        break
+                            finally:
+                                self._accept_idle.set()
         finally:
             selector.close()
             self._loop_done.set()
@@ -284,22 +311,28 @@ class TCPServer:
             log.warning("%s: accept failed: %s", self.address, e)
             return False
         configure_socket(sock, self.timeout)
-        peer = Address.wrap(client_address)
-        thread = threading.Thread(
-            target=self._serve_connection, args=(sock, client_address),
-            name=f"{type(self).__name__} {self.address}: connection from {peer}", daemon=True,
-        )
         with self._lock:
             if len(self._connections) >= self.max_connections:
                 refused = True
             else:
                 refused = False
-                self._connections[thread] = sock
+                self._connections.add(sock)
+                reuse = self._idle_threads > 0
+                if reuse:
+                    self._idle_threads -= 1
         if refused:
             log.warning("%s: refusing connection from %s: %d connections already open",
-                        self.address, peer, self.max_connections)
+                        self.address, Address.wrap(client_address), self.max_connections)
             sock.close()
             return True
+        if reuse:
+            self._handoff.put((sock, client_address))
+            return True
+        thread = threading.Thread(target=self._serve_forever_in_thread,
+                                  args=(sock, client_address), name=self._idle_name,
+                                  daemon=True)
+        with self._lock:
+            self._threads.add(thread)
         # Thread.start() waits until the new thread runs. Under load that wait is two GIL
         # handoffs, each behind the busy connection threads, and the accept loop serialised
         # every connection behind them: with 500 clients connecting at once to a loaded
@@ -309,24 +342,65 @@ class TCPServer:
         # waits overlap: 500 of 500 answered within 6 s in 4 runs out of 4. The helper is
         # counted with its connection (registered above) and ends once the thread runs.
         try:
-            _thread.start_new_thread(self._start_thread, (thread, sock, peer))
+            _thread.start_new_thread(self._start_thread, (thread, sock, client_address))
         except RuntimeError as e:  # the OS would not give us a thread
-            self._not_started(thread, sock, peer, e)
+            self._not_started(thread, sock, client_address, e)
         return True
 
-    def _start_thread(self, thread: threading.Thread, sock: socket.socket, peer: Address) -> None:
+    @property
+    def _idle_name(self) -> str:
+        return f"{type(self).__name__} {self.address}: idle connection thread"
+
+    def _start_thread(self, thread: threading.Thread, sock: socket.socket,
+                      client_address: Any) -> None:
         """The helper's whole life: start the connection thread."""
         try:
             thread.start()
         except RuntimeError as e:
-            self._not_started(thread, sock, peer, e)
+            self._not_started(thread, sock, client_address, e)
 
-    def _not_started(self, thread: threading.Thread, sock: socket.socket, peer: Address,
+    def _not_started(self, thread: threading.Thread, sock: socket.socket, client_address: Any,
                      error: Exception) -> None:
-        log.error("%s: cannot serve %s: %s", self.address, peer, error)
+        log.error("%s: cannot serve %s: %s", self.address, Address.wrap(client_address), error)
         with self._lock:
-            self._connections.pop(thread, None)
+            self._threads.discard(thread)
+            self._connections.discard(sock)
         sock.close()
+
+    def _serve_forever_in_thread(self, sock: socket.socket, client_address: Any) -> None:
+        """A connection thread: serve this connection, then those handed over while idle,
+        until none comes for ``IDLE_THREAD_TIMEOUT`` or the server shuts down."""
+        thread = threading.current_thread()
+        try:
+            while True:
+                thread.name = (f"{type(self).__name__} {self.address}: "
+                               f"connection from {Address.wrap(client_address)}")
+                self._serve_connection(sock, client_address)
+                thread.name = self._idle_name
+                job = self._next_connection()
+                if job is None:
+                    return
+                sock, client_address = job
+        finally:
+            with self._lock:
+                self._threads.discard(thread)
+
+    def _next_connection(self) -> tuple[socket.socket, Any] | None:
+        """Wait, idle, for the accept loop to hand over a connection; None: end the thread."""
+        with self._lock:
+            if self._shutdown_requested:
+                return None
+            self._idle_threads += 1
+        while True:
+            try:
+                return self._handoff.get(timeout=IDLE_THREAD_TIMEOUT)
+            except queue.Empty:
+                with self._lock:
+                    # Retire only if this thread is not promised a connection: when every
+                    # idle thread is, one of the queued connections is this thread's.
+                    if self._idle_threads > 0:
+                        self._idle_threads -= 1
+                        return None
 
     def _serve_connection(self, sock: socket.socket, client_address: Any) -> None:
         try:
@@ -339,7 +413,7 @@ class TCPServer:
             except OSError:  # pragma: no cover - close does not fail on a valid socket
                 pass
             with self._lock:
-                self._connections.pop(threading.current_thread(), None)
+                self._connections.discard(sock)
 
     def yield_to_accept(self) -> None:
         """Called by a connection thread between requests: while the accept loop is
@@ -378,14 +452,17 @@ class TCPServer:
             pass  # already closed, or the wake-up byte is already pending
         self._loop_done.wait()
         with self._lock:
-            connections = list(self._connections.items())
-        for _connection_thread, sock in connections:
+            connections = list(self._connections)
+            threads = list(self._threads)
+        for sock in connections:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # already closed by its thread
+        for _ in threads:  # one stop for every thread that may be idle, or become so
+            self._handoff.put(None)
         deadline = time.monotonic() + join_timeout
-        for thread, _sock in connections:
+        for thread in threads:
             _join(thread, deadline)
         if not self._closed:
             self._closed = True

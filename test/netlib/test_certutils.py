@@ -341,6 +341,40 @@ def test_concurrent_requests_for_one_host_sign_once(signed):
     assert len(signed) == 1
 
 
+def test_minting_for_one_host_does_not_hold_up_another(monkeypatch):
+    key, ca = certutils.create_ca()
+    fresh = CertStore(key, ca)
+    fresh.get_cert("warm.example", [])  # the leaf key exists now
+    b_done = threading.Event()
+    real = certutils.dummy_cert
+
+    def slow_for_a(*args, **kwargs):
+        if args[2] == "a.example":
+            assert b_done.wait(30), "minting b.example waited for a.example"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(certutils, "dummy_cert", slow_for_a)
+    results = []
+    a = threading.Thread(target=lambda: results.append(fresh.get_cert("a.example", [])))
+    a.start()
+    b = fresh.get_cert("b.example", [])
+    b_done.set()
+    a.join(timeout=30)
+    assert b.cert.cn == "b.example" and [r.cert.cn for r in results] == ["a.example"]
+
+
+def test_a_failed_mint_is_reported_to_every_waiter_and_not_cached(monkeypatch):
+    key, ca = certutils.create_ca()
+    fresh = CertStore(key, ca)
+    fresh.get_cert("warm.example", [])
+    real = certutils.dummy_cert
+    monkeypatch.setattr(certutils, "dummy_cert", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        fresh.get_cert("fails.example", [])
+    monkeypatch.setattr(certutils, "dummy_cert", real)
+    assert fresh.get_cert("fails.example", []).cert.cn == "fails.example"
+
+
 def test_long_common_name_goes_into_the_sans_only(store):
     long_name = "a" * 60 + ".example.com"
     cert = store.get_cert(long_name, []).cert

@@ -58,6 +58,28 @@ def test_regular_https_with_requests(proxy, tls_origin, pki):
             assert r.json()["path"] == path
 
 
+def test_a_silent_tunnel_does_not_hold_up_other_clients(proxy, tls_origin, pki):
+    """A client that opens a CONNECT tunnel and then says nothing must not delay others:
+    deciding its next layer waits for its first bytes (up to the socket timeout), and
+    with functools.cached_property (Python 3.11) that wait held a lock every other new
+    tunnel needed too."""
+    import socket
+    import time
+
+    silent = socket.create_connection(("127.0.0.1", proxy.port), timeout=WAIT)
+    try:
+        silent.sendall(f"CONNECT localhost:{tls_origin.port} HTTP/1.1\r\n\r\n".encode())
+        assert silent.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.2)  # its connection thread is now waiting for the ClientHello
+        start = time.monotonic()
+        result = proxy.curl("--cacert", pki.proxy_ca_cert,
+                            f"https://localhost:{tls_origin.port}/other")
+        assert result.returncode == 0, result.stderr
+        assert time.monotonic() - start < WAIT / 2
+    finally:
+        silent.close()
+
+
 # --- reverse mode --------------------------------------------------------------------------------
 
 def test_reverse_plain_client_keeps_host_header(start_proxy, origin, curl):
