@@ -41,7 +41,6 @@ setup(
             "pytest-timeout>=2.3",
             "requests>=2.31",
             "websockets>=15.0",  # test_websockets.py: client (through a proxy) and origin
-            "Pillow>=10.0",  # examples/upsidedownternet.py, run by its test
         ],
     },
     entry_points={"console_scripts": [
