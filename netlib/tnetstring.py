@@ -36,54 +36,88 @@ MAX_LENGTH_DIGITS = 12
 # that actually exist.
 READ_CHUNK = 1024 * 1024
 
+# Byte strings up to this size are copied into their encoding in one formatting step
+# (fast for the many small values of a flow); larger ones (bodies) are never copied twice.
+COPY_LIMIT = 64 * 1024
+
 _TRUE = b"true"
 _FALSE = b"false"
 
 
 # --- encoding --------------------------------------------------------------------------
 
+def _leaf(value: Any) -> bytes | None:
+    """The whole encoding of a non-container ``value``, or None for a list, tuple or dict.
+    Exact types are checked first: a flow's state is mostly bytes, str, int and None, and
+    saving flows is on mitmdump's path (``-w``)."""
+    kind = type(value)
+    if kind is bytes:
+        if len(value) > COPY_LIMIT:
+            return None  # _encode appends it without copying
+        return b"%d:%b," % (len(value), value)
+    if kind is str:
+        data = value.encode("utf-8")
+        return b"%d:%b;" % (len(data), data)
+    if value is None:
+        return b"0:~"
+    if kind is bool:
+        return b"4:true!" if value else b"5:false!"
+    if kind is int:
+        data = b"%d" % value
+        return b"%d:%b#" % (len(data), data)
+    if kind is float:
+        data = repr(value).encode("ascii")
+        return b"%d:%b^" % (len(data), data)
+    if kind in (list, tuple, dict):
+        return None
+    # Subclasses (an IntEnum, a bytes subclass): the slow path, by isinstance.
+    for base in (bool, int, float, bytes, str, list, tuple, dict):
+        if isinstance(value, base):
+            return _leaf(base(value)) if base not in (list, tuple, dict) else None
+    raise TypeError(f"cannot encode {kind.__name__} as a tnetstring")
+
+
 def _encode(value: Any, out: list[bytes]) -> int:
-    """Append the encoding of ``value`` to ``out`` in reverse order; return its byte size."""
-    if isinstance(value, bytes):
-        payload, tag = value, b","
-    elif isinstance(value, str):
-        payload, tag = value.encode("utf-8"), b";"
-    elif value is None:
-        out.append(b"0:~")
-        return 3
-    elif isinstance(value, bool):  # before int: bool is a subclass of int
-        payload, tag = (_TRUE if value else _FALSE), b"!"
-    elif isinstance(value, int):
-        payload, tag = b"%d" % value, b"#"
-    elif isinstance(value, float):
-        payload, tag = repr(value).encode("ascii"), b"^"
-    elif isinstance(value, (list, tuple)):
-        out.append(b"]")
-        size = 0
-        for item in reversed(value):
-            size += _encode(item, out)
-        return _prefix(size, out) + size + 1
-    elif isinstance(value, dict):
+    """Append the encoding of ``value`` to ``out`` in reverse order; return its byte size.
+    Containers are encoded without copying their children's bytes (large bodies are
+    written once, by the final join)."""
+    leaf = _leaf(value)
+    if leaf is not None:
+        out.append(leaf)
+        return len(leaf)
+    if isinstance(value, bytes):  # a large body: appended as it is, copied once by the join
+        out.append(b",")
+        out.append(value)
+        prefix = b"%d:" % len(value)
+        out.append(prefix)
+        return len(prefix) + len(value) + 1
+    size = 0
+    if isinstance(value, dict):
         out.append(b"}")
-        size = 0
         for key, item in reversed(value.items()):
             if not isinstance(key, (bytes, str)):
                 raise TypeError(f"tnetstring dict keys must be bytes or str, not {type(key).__name__}")
-            size += _encode(item, out)
-            size += _encode(key, out)
-        return _prefix(size, out) + size + 1
+            encoded = _leaf(item)
+            if encoded is None:
+                size += _encode(item, out)
+            else:
+                out.append(encoded)
+                size += len(encoded)
+            encoded = _leaf(key)
+            out.append(encoded)
+            size += len(encoded)
     else:
-        raise TypeError(f"cannot encode {type(value).__name__} as a tnetstring")
-    out.append(tag)
-    out.append(payload)
-    return _prefix(len(payload), out) + len(payload) + 1
-
-
-def _prefix(size: int, out: list[bytes]) -> int:
-    """Append the ``<size>:`` prefix; return its length."""
+        out.append(b"]")
+        for item in reversed(value):
+            encoded = _leaf(item)
+            if encoded is None:
+                size += _encode(item, out)
+            else:
+                out.append(encoded)
+                size += len(encoded)
     prefix = b"%d:" % size
     out.append(prefix)
-    return len(prefix)
+    return len(prefix) + size + 1
 
 
 def dumps(value: Any) -> bytes:

@@ -21,13 +21,32 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 from libmproxy import exceptions
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
 
-__all__ = ["ASK", "Channel", "Event", "EventPolicy", "SKIP", "TELL"]
+__all__ = ["ASK", "Channel", "Event", "EventPolicy", "SKIP", "TELL", "TELL_BACKLOG", "ToldReply"]
 
 # What ``Channel.hook`` does with an event (the values of an EventPolicy).
 ASK = "ask"  # queue it and wait for the answer: a handler may change, hold or kill it
 TELL = "tell"  # queue it and go on: every handler only observes (read-only)
 SKIP = "skip"  # nobody handles it: do not queue it at all
 POLICY_ACTIONS = (ASK, TELL, SKIP)
+
+
+# How many told events may wait for the master before a telling thread waits too, and the
+# longest it waits (after that it queues anyway: a stuck master must not stop the proxy).
+TELL_BACKLOG = 1000
+TELL_WAIT = 1.0
+
+
+class ToldReply(DummyReply):
+    """The reply of a told event that holds one place of the master's backlog; the master
+    frees it (``release``) once the event is handled."""
+
+    __slots__ = ("_backlog",)
+
+    def __init__(self, backlog: threading.Semaphore) -> None:
+        self._backlog = backlog
+
+    def release(self) -> None:
+        self._backlog.release()
 
 
 class Event(NamedTuple):
@@ -115,8 +134,10 @@ class Channel:
 
     def __init__(self, q: queue.Queue, should_exit: threading.Event,
                  pending: PendingReplies | None = None,
-                 policy: EventPolicy | None = None) -> None:
+                 policy: EventPolicy | None = None,
+                 backlog: threading.Semaphore | None = None) -> None:
         self.q = q
+        self.backlog = backlog
         self.should_exit = should_exit
         self.pending = PendingReplies() if pending is None else pending
         self.policy = EventPolicy() if policy is None else policy
@@ -137,8 +158,13 @@ class Channel:
             self.pending.discard(reply)
 
     def tell(self, mtype: str, obj: Any) -> None:
-        """Put the event on the master's queue and return at once."""
-        self.q.put(Event(mtype, obj, DummyReply()))
+        """Put the event on the master's queue and return at once, unless the master is
+        ``TELL_BACKLOG`` told events behind: then wait (at most ``TELL_WAIT`` seconds) for
+        it to catch up. Without that bound, a proxy faster than its master (writing every
+        flow to a file) would queue flows, and memory, without limit."""
+        backlog = self.backlog
+        token = backlog is not None and backlog.acquire(timeout=TELL_WAIT)
+        self.q.put(Event(mtype, obj, ToldReply(backlog) if token else DummyReply()))
 
     def hook(self, mtype: str, obj: Any) -> Any:
         """Deliver a hook event as the policy says; return what the connection goes on with.

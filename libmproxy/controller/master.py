@@ -16,7 +16,7 @@ import threading
 import traceback
 from typing import Any, Callable, Mapping, Protocol, TypeVar
 
-from libmproxy.controller.channel import Channel, Event, EventPolicy
+from libmproxy.controller.channel import TELL_BACKLOG, Channel, Event, EventPolicy, ToldReply
 from libmproxy.controller.reply import DummyReply, PendingReplies, Reply
 
 __all__ = ["Master", "handler", "Server"]
@@ -79,6 +79,8 @@ class Master:
         self.should_exit = threading.Event()
         self.pending = PendingReplies()
         self.event_policy = EventPolicy()
+        # Places for told events not yet handled (channel.TELL_BACKLOG).
+        self.backlog = threading.Semaphore(TELL_BACKLOG)
         self.servers: list[Server] = []
         self._threads: list[threading.Thread] = []
         self._shutdown_lock = threading.Lock()
@@ -87,7 +89,8 @@ class Master:
 
     def make_channel(self) -> Channel:
         """A channel onto this master's queue, whose waiting threads shutdown releases."""
-        return Channel(self.event_queue, self.should_exit, self.pending, self.event_policy)
+        return Channel(self.event_queue, self.should_exit, self.pending, self.event_policy,
+                       self.backlog)
 
     def set_event_policy(self, actions: Mapping[str, str], default: str | None = None) -> None:
         """Say per event whether the proxy asks ("ask"), tells ("tell") or skips ("skip") it
@@ -128,7 +131,10 @@ class Master:
             self._drain()
 
     def _dispatch_queued(self, event: Event) -> None:
-        if self.should_exit.is_set() and not isinstance(event.reply, DummyReply):
+        reply = event.reply
+        if isinstance(reply, ToldReply):
+            reply.release()
+        if self.should_exit.is_set() and not isinstance(reply, DummyReply):
             return  # an asked event: shutdown has already answered it with Kill
         self.dispatch(*event)
 

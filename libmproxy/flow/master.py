@@ -87,6 +87,7 @@ class FlowMaster(controller.Master):
     def __init__(self, server: controller.Server | None = None) -> None:
         super().__init__(server)
         self.addons: list[Any] = []
+        self._observers_from: dict[str, int] = {}
         self._done = False
         # Replies taken for a running @concurrent handler, until the rest of their chain ran.
         self._concurrent: set[Reply] = set()
@@ -126,6 +127,17 @@ class FlowMaster(controller.Master):
             else:
                 actions[event] = ASK
         self.set_event_policy(actions, default=SKIP)
+        # Per event, the chain position from which every handler only observes it.
+        self._observers_from = {}
+        for event in EVENTS:
+            position = len(self.addons)
+            for i in range(len(self.addons) - 1, -1, -1):
+                feature = self.addons[i]
+                if _handles(feature, event):
+                    if event not in getattr(feature, "observes", ()):
+                        break
+                    position = i
+            self._observers_from[event] = position
 
     # --- dispatch -----------------------------------------------------------------------
 
@@ -159,10 +171,20 @@ class FlowMaster(controller.Master):
         # feature that changes it (takes the reply) or answers it ends the chain.
         state = reply.state if asked else None
         chain = self.addons
+        observers_from = self._observers_from.get(mtype, len(chain))
         for i in range(start, len(chain)):
             method = getattr(chain[i], mtype, None)
             if method is None:
                 continue
+            if asked and i >= observers_from:
+                # Only observers are left (the flow file, the printer): the connection
+                # thread gets its answer now and goes on while they read the flow, as it
+                # would if the event had been told.
+                if state is ReplyState.PENDING:
+                    reply.settle()
+                elif not reply.done:
+                    reply.ack()
+                asked = False
             if asked and state is ReplyState.PENDING and getattr(method, "concurrent", False):
                 self._run_concurrent(mtype, obj, reply, method, i + 1)
                 return

@@ -514,3 +514,21 @@ def test_pending_replies_refuse_new_ones_once_closed():
     pending.close()
     assert waiting.done and len(pending) == 0
     assert not pending.add(Reply("late"))
+
+
+def test_tell_waits_when_the_master_is_too_far_behind():
+    """Told events are bounded: a proxy faster than its master waits for it instead of
+    queueing flows (and memory) without limit."""
+    master = RecordingMaster()
+    master.backlog = threading.Semaphore(2)
+    channel = master.make_channel()
+    channel.tell("log", "one")
+    channel.tell("log", "two")
+    third = threading.Thread(target=channel.tell, args=("log", "three"), name="test teller")
+    third.start()
+    third.join(0.2)
+    assert third.is_alive()  # no place left until the master handles an event
+    master._dispatch_queued(master.event_queue.get())
+    third.join(WAIT)
+    assert not third.is_alive()
+    assert master.event_queue.qsize() == 2

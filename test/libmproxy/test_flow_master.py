@@ -362,3 +362,36 @@ def test_a_flow_is_no_longer_live_once_its_connection_is_done_with_it(pki, origi
     (flow, live_at_response), = seen
     assert live_at_response
     assert flow.live is None
+
+
+def test_the_asker_is_answered_before_the_observers_run(running):
+    """Once only observers are left in the chain, the connection thread goes on: the
+    flow file and the printer never hold a connection up."""
+    master, channel = running
+    answered, release, observed = threading.Event(), threading.Event(), threading.Event()
+    order: list = []
+
+    class Changer(Feature):
+        def response(self, flow: HTTPFlow) -> None:
+            order.append("changer")
+
+    class SlowObserver(Feature):
+        observes = frozenset({"response"})
+
+        def response(self, flow: HTTPFlow) -> None:
+            assert release.wait(WAIT)
+            order.append("observer")
+            observed.set()
+
+    master.add_feature(Changer())
+    master.add_feature(SlowObserver())
+    asker = threading.Thread(
+        target=lambda: (channel.ask("response", make_flow(response=True)), answered.set()),
+        name="test asker")
+    asker.start()
+    assert answered.wait(WAIT)  # while the observer still waits
+    assert order == ["changer"]
+    release.set()
+    asker.join(WAIT)
+    assert observed.wait(WAIT)
+    assert order == ["changer", "observer"]
