@@ -40,6 +40,11 @@ READ_CHUNK = 1024 * 1024
 # (fast for the many small values of a flow); larger ones (bodies) are never copied twice.
 COPY_LIMIT = 64 * 1024
 
+# The encodings of str dict keys seen so far: a flow's state uses the same few dozen keys
+# every time, so each is encoded once. Bounded, in case someone encodes arbitrary dicts.
+_KEYS: dict[str, bytes] = {}
+MAX_CACHED_KEYS = 4096
+
 _TRUE = b"true"
 _FALSE = b"false"
 
@@ -94,16 +99,22 @@ def _encode(value: Any, out: list[bytes]) -> int:
     size = 0
     if isinstance(value, dict):
         out.append(b"}")
+        keys = _KEYS
         for key, item in reversed(value.items()):
-            if not isinstance(key, (bytes, str)):
-                raise TypeError(f"tnetstring dict keys must be bytes or str, not {type(key).__name__}")
             encoded = _leaf(item)
             if encoded is None:
                 size += _encode(item, out)
             else:
                 out.append(encoded)
                 size += len(encoded)
-            encoded = _leaf(key)
+            encoded = keys.get(key)
+            if encoded is None:
+                if not isinstance(key, (bytes, str)):
+                    raise TypeError(f"tnetstring dict keys must be bytes or str, not "
+                                    f"{type(key).__name__}")
+                encoded = _leaf(key)
+                if len(keys) < MAX_CACHED_KEYS and type(key) is str:
+                    keys[key] = encoded
             out.append(encoded)
             size += len(encoded)
     else:
