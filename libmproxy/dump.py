@@ -30,8 +30,6 @@ from typing import Any, TextIO
 from netlib import human
 from netlib.http import Headers
 
-from libmproxy import contentviews
-from libmproxy.contentviews import Line
 from libmproxy.controller import Server
 from libmproxy.exceptions import FlowReadException, ProxyException
 from libmproxy.features import build_chain
@@ -126,7 +124,7 @@ def _escape(value: str | bytes) -> str:
     )
 
 
-def _paint(line: Line, colour: bool) -> str:
+def _paint(line: list[tuple[str, str]], colour: bool) -> str:
     """A content view's line as text, its styles as ANSI colours when ``colour``."""
     if not colour:
         return "".join(text for _, text in line)
@@ -218,6 +216,7 @@ class Dumper(Feature):
         if not content:
             return
         full = self.options.flow_detail >= DETAIL_FULL_BODIES
+        from libmproxy import contentviews  # loaded with the first body shown (-dd)
         view = contentviews.get_content_view(
             "auto", content, headers=getattr(message, "headers", None),
             limit=None if full else BODY_LINES, limit_hint="use -ddd for all")

@@ -29,8 +29,9 @@ def build_chain(options: Any) -> list[Any]:
     if options.setheaders:
         chain.append(setheaders.SetHeaders(options.setheaders))
     # -- inline scripts (-s), in the order given
-    from libmproxy.script import Script
-    chain.extend(Script(command) for command in options.scripts)
+    if options.scripts:
+        from libmproxy.script import Script
+        chain.extend(Script(command) for command in options.scripts)
     # modifiers: sticky cookies (-t), sticky auth (-u), anticache, anticomp, --stream
     from libmproxy.features import anticache, anticomp, stickyauth, stickycookie, streambodies
     if options.stickycookie:

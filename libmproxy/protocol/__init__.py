@@ -13,7 +13,6 @@ and asks ``RootContext.next_layer`` for the layer inside it.
 from libmproxy.protocol.base import CONTEXT_ATTRIBUTES, Kill, Layer, ServerConnectionMixin
 from libmproxy.protocol.http import HttpLayer
 from libmproxy.protocol.http1 import Http1Layer
-from libmproxy.protocol.http2 import Http2Layer
 from libmproxy.protocol.rawtcp import RawTCPLayer
 from libmproxy.protocol.tls import TlsLayer
 from libmproxy.protocol.websockets import WebSocketLayer
@@ -22,3 +21,12 @@ __all__ = [
     "CONTEXT_ATTRIBUTES", "Kill", "Layer", "ServerConnectionMixin", "HttpLayer", "Http1Layer",
     "Http2Layer", "RawTCPLayer", "TlsLayer", "WebSocketLayer",
 ]
+
+
+def __getattr__(name: str):
+    """``Http2Layer`` is imported on first use: the h2 library costs every mitmdump memory
+    and startup time, and many runs never see an HTTP/2 client."""
+    if name == "Http2Layer":
+        from libmproxy.protocol.http2 import Http2Layer
+        return Http2Layer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from typing import Any, Callable, NamedTuple
 from netlib import exceptions as netlib_exceptions
 from netlib.tcp import Address, ClientHello, is_tls_record_magic
 
-from libmproxy.protocol import Http1Layer, Http2Layer, Layer, RawTCPLayer, TlsLayer
+from libmproxy.protocol import Http1Layer, Layer, RawTCPLayer, TlsLayer
 
 __all__ = ["LayerKind", "Rule", "RULES", "ConnectionFacts", "decide", "build",
            "EXPLICIT_PROXY_MODES", "TRANSPARENT_MODES", "TLS_PORTS"]
@@ -177,6 +177,7 @@ def build(kind: LayerKind, top_layer: Layer, facts: Any) -> Layer:
         explicit = facts.stage == "start" and facts.mode in EXPLICIT_PROXY_MODES
         return Http1Layer(top_layer, facts.mode if explicit else "transparent")
     if kind is LayerKind.HTTP2:
+        from libmproxy.protocol.http2 import Http2Layer  # h2 loaded when first needed
         return Http2Layer(top_layer, "transparent")
     if kind is LayerKind.TLS:
         # Inside a CONNECT tunnel, and at the start in transparent and SOCKS mode, the

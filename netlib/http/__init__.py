@@ -5,10 +5,19 @@ from netlib.http.headers import Headers
 from netlib.http.message import Message
 from netlib.http.request import Request
 from netlib.http.response import Response
-# The wire formats come last: they build on the message classes above.
-from netlib.http import http1, http2  # noqa: E402
+# The wire formats come last: they build on the message classes above. HTTP/2's (hpack,
+# hyperframe) is imported on first use: most runs of the proxy never need it, and it costs
+# each of them memory.
+from netlib.http import http1  # noqa: E402
 
 __all__ = [
     "Headers", "Message", "Request", "Response", "cookies", "http1", "http2", "multipart",
     "status_codes", "url",
 ]
+
+
+def __getattr__(name: str):
+    if name == "http2":
+        from netlib.http import http2
+        return http2
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
