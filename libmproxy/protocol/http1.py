@@ -20,8 +20,10 @@ from libmproxy.protocol.base import Layer
 __all__ = ["Http1Layer", "HOP_BY_HOP_TO_ORIGIN", "UNTIL_CLOSE"]
 
 # Headers a client sends only for the proxy itself; an origin server must not see them
-# (RFC 7235: Proxy-Authorization is consumed by the proxy it is meant for). They stay in
-# the flow, so hooks (proxy authentication) still see them; only the wire copy loses them.
+# (RFC 7235: Proxy-Authorization is consumed by the proxy it is meant for). Without proxy
+# authentication they stay in the flow (scripts see what the client sent) and only the
+# wire copy loses them; with it, good credentials are removed from the flow itself
+# (HttpLayer._authenticate, as the spec says).
 HOP_BY_HOP_TO_ORIGIN = ("proxy-connection", "proxy-authorization")
 
 # expected_http_body_size's answer for "the body ends when the connection closes".
