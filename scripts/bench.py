@@ -14,7 +14,16 @@ then each proxy in turn, never both at once, and puts them through the same test
 - HTTP/2 on both sides (nginx origin only): h2load, which speaks to no HTTP proxy, against
   each proxy started a second time in reverse mode (``-R https://127.0.0.1:<nginx h2 port>``
   for ours, ``--mode reverse:...`` for the reference), over TLS with ALPN h2, /small with
-  ``H2_CLIENTS`` connections of ``H2_STREAMS`` concurrent streams: requests/s and errors.
+  ``H2_CLIENTS`` connections of ``H2_STREAMS`` concurrent streams: requests/s and errors;
+- transparent mode, where network namespaces are available: three namespaces (client,
+  gateway, origin) joined by veth pairs, a second origin of the same kind in the origin
+  namespace, each proxy started in transparent mode in the gateway (``-T`` for ours,
+  ``--mode transparent`` for the reference) with ``iptables -t nat -A PREROUTING -p tcp
+  --dport 80 -j REDIRECT --to-port <proxy port>`` there, and wrk (origin-form, plain HTTP,
+  keep-alive, 10 connections) in the client against the origin's address: requests/s,
+  errors, p99 latency. Without namespaces or iptables the row says
+  "n/a (no network namespaces)". The namespaces have unique names and are deleted at the
+  end, their interfaces and iptables rules with them.
 
 The clients are also run straight against the origin, and those figures printed as the
 ceiling: a proxy figure near its ceiling means the client or the machine is the limit.
@@ -23,10 +32,11 @@ Prints one table: metric | ours | reference | ratio | target | PASS/BELOW, with 
 It is a developer tool, not a test; it always exits 0 once the table is printed.
 
 What it installs when missing (only after the command line is parsed, so ``--help`` installs
-nothing): ``apt-get install -y nginx wrk nghttp2-client`` (h2load) when they are not on PATH
-(needs root), and a venv
+nothing): ``apt-get install -y nginx wrk nghttp2-client`` (h2load) and ``iptables`` when they are not
+on PATH (needs root), and a venv
 at ``~/.cache/mitmbench/venv`` (``$MITMBENCH_CACHE`` overrides the directory) with
-``mitmproxy>=11,<12``, kept between runs. Everything listens on and talks to 127.0.0.1 only.
+``mitmproxy>=11,<12``, kept between runs. Everything listens on and talks to 127.0.0.1 only, but for the
+transparent-mode test, which stays inside its own network namespaces (10.203.0.0/16).
 
 Usage::
 
@@ -45,6 +55,7 @@ import multiprocessing
 import os
 import re
 import resource
+import secrets
 import shutil
 import signal
 import socket
@@ -379,9 +390,11 @@ class Origin:
 
 
 def serve_origin(spec: str) -> None:
-    """The Python origin (``--serve-origin PORT,TLSPORT,CERT,KEY``): keep-alive HTTP/1.1,
-    ``/small`` and ``/big``, on a plain and a TLS port. Used when nginx is not available."""
-    port, tls_port, cert, key = spec.split(",")
+    """The Python origin (``--serve-origin PORT,TLSPORT,CERT,KEY[,HOST]``): keep-alive
+    HTTP/1.1, ``/small`` and ``/big``, on a plain and a TLS port of HOST (127.0.0.1 unless
+    given). Used when nginx is not available."""
+    port, tls_port, cert, key, *rest = spec.split(",")
+    host = rest[0] if rest else HOST
     big_chunk = b"\0" * MIB
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -418,8 +431,8 @@ def serve_origin(spec: str) -> None:
     async def main() -> None:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(cert, key)
-        plain = await asyncio.start_server(handle, HOST, int(port), backlog=4096)
-        tls = await asyncio.start_server(handle, HOST, int(tls_port), ssl=ctx, backlog=4096)
+        plain = await asyncio.start_server(handle, host, int(port), backlog=4096)
+        tls = await asyncio.start_server(handle, host, int(tls_port), ssl=ctx, backlog=4096)
         async with plain, tls:
             await asyncio.gather(plain.serve_forever(), tls.serve_forever())
 
@@ -501,9 +514,10 @@ def parse_duration_ms(text: str) -> float:
 
 
 def run_wrk(url: str, lua: str | None, connections: int, seconds: float,
-            pid: int | None) -> dict[str, Any]:
+            pid: int | None, prefix: tuple[str, ...] = ()) -> dict[str, Any]:
+    """wrk keep-alive against ``url``; ``prefix`` runs it otherwise (``ip netns exec NS``)."""
     threads = min(WRK_THREADS, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+    cmd = [*prefix, "wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
            "--latency", "--timeout", WRK_TIMEOUT]
     if lua:
         cmd += ["-s", lua]
@@ -798,6 +812,230 @@ def bench_http2(name: str, argv: Callable[[int, str], list[str]], version: str, 
     return res
 
 
+# --- transparent mode (network namespaces) ---------------------------------------------------
+#
+#   client 10.203.1.2 ---veth--- 10.203.1.1 gateway 10.203.2.1 ---veth--- 10.203.2.2 origin
+#
+# wrk runs in the client namespace, whose default route is the gateway, against the origin's
+# address; in the gateway, where the proxy runs, ``iptables -t nat -A PREROUTING -p tcp
+# --dport <origin port> -j REDIRECT --to-port <proxy port>`` sends it into the proxy, which
+# finds the original destination and connects to the origin (a second origin, of the same
+# kind as the main one, in the origin namespace). All three namespaces have unique names
+# and are deleted at the end; their interfaces and iptables rules go with them.
+
+TP_CLIENT, TP_GATEWAY_CLIENT_SIDE, TP_GATEWAY_ORIGIN_SIDE, TP_ORIGIN = (
+    "10.203.1.2", "10.203.1.1", "10.203.2.1", "10.203.2.2")
+TP_ORIGIN_PORT = 80
+TP_CONNECTIONS = 10
+TP_UNAVAILABLE = "n/a (no network namespaces)"
+
+
+def run_quiet(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a setup command; raise with its stderr if it fails and ``check`` is set."""
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip()}")
+    return result
+
+
+def namespaces_unavailable() -> str | None:
+    """Why this machine cannot run the transparent-mode test (no ``ip``, ``ip netns add``
+    refused, no iptables even after trying apt-get), or None if it can."""
+    if which("iptables") is None:
+        ensure_apt(["iptables"])
+    if which("ip") is None:
+        return "the ip command (iproute2) is not installed"
+    if which("iptables") is None:
+        return "iptables is not installed and could not be installed"
+    probe = f"mitmbench-probe-{secrets.token_hex(3)}"
+    result = run_quiet("ip", "netns", "add", probe, check=False)
+    if result.returncode != 0:
+        return result.stderr.strip() or f"ip netns add failed ({result.returncode})"
+    run_quiet("ip", "netns", "del", probe, check=False)
+    return None
+
+
+class TransparentNetwork:
+    """The client, gateway and origin namespaces, their veth links and routes, and the
+    origin started in the origin namespace. ``close`` removes all of it."""
+
+    def __init__(self, origin: Origin, tmp: str) -> None:
+        token = secrets.token_hex(3)
+        self.client, self.gateway, self.origin_ns = (f"mitmbench-{token}-{role}"
+                                                     for role in ("client", "gw", "origin"))
+        # Interface names: at most 15 characters.
+        self.client_if, self.gateway_client_if = f"mbc{token}", f"mbgc{token}"
+        self.origin_if, self.gateway_origin_if = f"mbo{token}", f"mbgo{token}"
+        self.main_origin = origin
+        self.tmp = os.path.join(tmp, "transparent")
+        self.namespaces: list[str] = []
+        self.origin_proc: subprocess.Popen | None = None
+
+    def netns(self, name: str) -> tuple[str, ...]:
+        """The prefix that runs a command in namespace ``name``."""
+        return ("ip", "netns", "exec", name)
+
+    @property
+    def small_url(self) -> str:
+        return f"http://{TP_ORIGIN}:{TP_ORIGIN_PORT}/small"
+
+    def create(self) -> None:
+        """The namespaces, links, addresses and routes; forwarding on in the gateway (so
+        the client reaches the origin straight while no REDIRECT rule is in place)."""
+        for name in (self.client, self.gateway, self.origin_ns):
+            run_quiet("ip", "netns", "add", name)
+            self.namespaces.append(name)
+            run_quiet("ip", "-n", name, "link", "set", "lo", "up")
+        for (ns_a, if_a), (ns_b, if_b) in (
+                ((self.client, self.client_if), (self.gateway, self.gateway_client_if)),
+                ((self.origin_ns, self.origin_if), (self.gateway, self.gateway_origin_if))):
+            run_quiet("ip", "link", "add", if_a, "netns", ns_a, "type", "veth", "peer",
+                      "name", if_b, "netns", ns_b)
+        for ns, interface, address in (
+                (self.client, self.client_if, TP_CLIENT),
+                (self.gateway, self.gateway_client_if, TP_GATEWAY_CLIENT_SIDE),
+                (self.gateway, self.gateway_origin_if, TP_GATEWAY_ORIGIN_SIDE),
+                (self.origin_ns, self.origin_if, TP_ORIGIN)):
+            run_quiet("ip", "-n", ns, "addr", "add", f"{address}/24", "dev", interface)
+            run_quiet("ip", "-n", ns, "link", "set", interface, "up")
+        run_quiet("ip", "-n", self.client, "route", "add", "default", "via",
+                  TP_GATEWAY_CLIENT_SIDE)
+        run_quiet("ip", "-n", self.origin_ns, "route", "add", "default", "via",
+                  TP_GATEWAY_ORIGIN_SIDE)
+        run_quiet(*self.netns(self.gateway), "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+
+    def start_origin(self) -> None:
+        """An origin of the main origin's kind on TP_ORIGIN:80 in the origin namespace,
+        serving the same files (nginx) or the same built-in responses (Python)."""
+        os.makedirs(self.tmp, mode=0o755, exist_ok=True)
+        main = self.main_origin
+        if main.kind == "nginx":
+            conf = os.path.join(self.tmp, "nginx.conf")
+            with open(conf, "w") as f:
+                f.write(NGINX_CONF.format(tmp=self.tmp, host=TP_ORIGIN, port=TP_ORIGIN_PORT,
+                                          tls_port=443, h2_port=8443, cert=main.cert,
+                                          key=main.key, www=os.path.join(main.tmp, "www")))
+            argv = [which("nginx") or "nginx", "-p", self.tmp, "-c", conf, "-g", "daemon off;"]
+        else:
+            argv = [sys.executable, os.path.abspath(__file__), "--serve-origin",
+                    f"{TP_ORIGIN_PORT},443,{main.cert},{main.key},{TP_ORIGIN}"]
+        self.origin_proc = subprocess.Popen([*self.netns(self.origin_ns), *argv],
+                                            stdin=subprocess.DEVNULL,
+                                            preexec_fn=raise_fd_limit)
+        if not self.client_get_ok(deadline=30):
+            raise RuntimeError(f"the origin in {self.origin_ns} does not answer the client")
+
+    def client_get_ok(self, deadline: float, proc: subprocess.Popen | None = None) -> bool:
+        """Poll GET /small from the client namespace until it answers 200 (True) or
+        ``deadline`` seconds pass or ``proc`` exits (False)."""
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            for p in (self.origin_proc, proc):
+                if p is not None and p.poll() is not None:
+                    return False
+            out = run_quiet(*self.netns(self.client), "curl", "-s", "-o", "/dev/null",
+                            "-w", "%{http_code}", "--noproxy", "*", "--max-time", "5",
+                            self.small_url, check=False)
+            if out.stdout.strip() == "200":
+                return True
+            time.sleep(0.2)
+        return False
+
+    def redirect(self, to_port: int) -> tuple[str, ...]:
+        """Add the REDIRECT rule in the gateway; returns the rule's spec (for ``unredirect``)."""
+        rule = ("PREROUTING", "-i", self.gateway_client_if, "-p", "tcp", "--dport",
+                str(TP_ORIGIN_PORT), "-j", "REDIRECT", "--to-port", str(to_port))
+        run_quiet(*self.netns(self.gateway), "iptables", "-t", "nat", "-A", *rule)
+        return rule
+
+    def unredirect(self, rule: tuple[str, ...]) -> None:
+        run_quiet(*self.netns(self.gateway), "iptables", "-t", "nat", "-D", *rule,
+                  check=False)
+
+    def close(self) -> None:
+        stop(self.origin_proc)
+        for name in self.namespaces:  # their interfaces and iptables rules go with them
+            run_quiet("ip", "netns", "del", name, check=False)
+        self.namespaces = []
+
+
+def ours_transparent_argv(port: int, confdir: str) -> list[str]:
+    """Ours in transparent mode, listening on all of the gateway's addresses (REDIRECT
+    delivers to the incoming interface's address)."""
+    return [sys.executable, "-m", "libmproxy.main", "-q", "-T", "-b", "0.0.0.0", "-p",
+            str(port), "--cadir", confdir, "--insecure"]
+
+
+def reference_transparent_argv(mitmdump: str) -> Callable[[int, str], list[str]]:
+    def argv(port: int, confdir: str) -> list[str]:
+        return [mitmdump, "-q", "-k", "--mode", "transparent", "--listen-host", "0.0.0.0",
+                "-p", str(port), "--set", f"confdir={confdir}"]
+    return argv
+
+
+def bench_transparent(name: str, argv: Callable[[int, str], list[str]], version: str,
+                      net: TransparentNetwork, tmp: str, seconds: float) -> dict[str, Any]:
+    """One proxy's transparent-mode figure: the proxy started in the gateway namespace in
+    transparent mode, the REDIRECT rule added, wrk (origin-form, plain HTTP, keep-alive,
+    TP_CONNECTIONS connections) from the client namespace against the origin's address;
+    then the rule removed and the proxy stopped."""
+    confdir = os.path.join(tmp, f"ca-{name}-transparent")
+    os.makedirs(confdir, exist_ok=True)
+    logfile = os.path.join(tmp, f"{name}-transparent.log")
+    port = 8080  # the gateway namespace is ours alone: no other listener there
+    log(f"{name}: transparent mode, wrk {TP_CONNECTIONS} connections, {seconds:.0f} s "
+        f"(load {loadavg()})")
+    with open(logfile, "ab") as logf:
+        proc = subprocess.Popen([*net.netns(net.gateway), *argv(port, confdir)], cwd=ROOT,
+                                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                                preexec_fn=raise_fd_limit)
+    rule: tuple[str, ...] | None = None
+    try:
+        rule = net.redirect(port)
+        # The first request through the proxy doubles as the readiness check.
+        if not net.client_get_ok(deadline=60, proc=proc):
+            raise RuntimeError(f"no answer through {name} in transparent mode "
+                               f"(log: {logfile})")
+        time.sleep(1.0)
+        res = run_wrk(net.small_url, None, TP_CONNECTIONS, seconds, proc.pid,
+                      prefix=net.netns(net.client))
+        res["load"] = loadavg()
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} died during the transparent-mode test")
+    finally:
+        if rule is not None:
+            net.unredirect(rule)
+        stop(proc)
+    return res
+
+
+def setup_transparent(origin: Origin, tmp: str) -> tuple[TransparentNetwork | None,
+                                                          str | None]:
+    """The transparent-mode network with its origin running, or (None, why not). A
+    network that fails half-way is removed again."""
+    reason = namespaces_unavailable()
+    if reason:
+        return None, reason
+    net = TransparentNetwork(origin, tmp)
+    try:
+        net.create()
+        net.start_origin()
+        run_quiet(*net.netns(net.gateway), "iptables", "-t", "nat", "-L", "PREROUTING",
+                  "-n")  # iptables usable in a namespace (nat table, kernel modules)
+    except Exception as e:  # noqa: BLE001 - the rest of the benchmark runs regardless
+        net.close()
+        return None, f"{type(e).__name__}: {e}"
+    return net, None
+
+
+def transparent_ceiling(net: TransparentNetwork, seconds: float) -> dict[str, Any]:
+    """The same wrk from the client namespace straight to the origin (forwarded by the
+    gateway, no REDIRECT rule, no proxy)."""
+    return run_wrk(net.small_url, None, TP_CONNECTIONS, seconds, None,
+                   prefix=net.netns(net.client))
+
+
 # --- one proxy's run -------------------------------------------------------------------------
 
 def bench_proxy(proxy: Proxy, origin: Origin, lua: str, seconds: float,
@@ -855,7 +1093,7 @@ def merge_rounds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     if errors:
         out["error"] = "; ".join(errors)
     for test, key in (("wrk10", "rps"), ("wrk500", "rps"), ("https", "cps"), ("big", "mbps"),
-                      ("h2", "rps")):
+                      ("h2", "rps"), ("transparent", "rps")):
         cands = [r[test] for r in good if test in r]
         if not cands:
             continue
@@ -951,6 +1189,14 @@ def build_rows(results: dict[str, Any]) -> list[list[str]]:
         f">= {TARGET_H2_RATIO:g}x, 0 errors", ratio_at_least(TARGET_H2_RATIO, ("h2", "errors")))
     row("  errors", ("h2", "errors"), "", "0", lambda a, r: a == 0, ratio=False)
     row("  proxy CPU per request", ("h2", "proxy_cpu_ms"), " ms", ceiling=False)
+    if results.get("transparent_unavailable"):
+        rows.append([f"transparent mode req/s (-T, {TP_CONNECTIONS} conns)", TP_UNAVAILABLE,
+                     TP_UNAVAILABLE, "-", "", "", ""])
+    else:
+        row(f"transparent mode req/s (-T, {TP_CONNECTIONS} conns)", ("transparent", "rps"),
+            "")
+        row("  errors", ("transparent", "errors"), "", "0", lambda a, r: a == 0, ratio=False)
+        row("  p99 latency", ("transparent", "p99_ms"), " ms")
     row("idle RSS", ("idle_rss",), " MiB", f"<= {TARGET_IDLE_RSS_RATIO:.0%} of ref",
         lambda a, r: None if r is None else r <= TARGET_IDLE_RSS_RATIO, scale=MIB,
         ceiling=False)
@@ -978,17 +1224,20 @@ def print_table(results: dict[str, Any]) -> None:
     print("-+-".join("-" * w for w in widths))
     for r in rows:
         print(line(r))
+    if results.get("transparent_unavailable"):
+        print(f"transparent mode: {results['transparent_unavailable']}")
     if results.get("ceiling"):
         print("* ceiling: the same client straight against the origin, no proxy.")
     print(f"load average (1/5/15 min): before {meta['load_before']}; after "
           f"{meta.get('load_after', '?')}")
     units = {"wrk10": "req/s", "wrk500": "req/s", "https": "conn/s", "big": "MB/s",
-             "h2": "req/s"}
-    keys = {"wrk10": "rps", "wrk500": "rps", "https": "cps", "big": "mbps", "h2": "rps"}
+             "h2": "req/s", "transparent": "req/s"}
+    keys = {"wrk10": "rps", "wrk500": "rps", "https": "cps", "big": "mbps", "h2": "rps",
+            "transparent": "rps"}
     for name in ("ours", "reference"):
         runs = results.get("rounds", {}).get(name, [])
         parts = []
-        for test in ("wrk10", "wrk500", "https", "big", "h2"):
+        for test in ("wrk10", "wrk500", "https", "big", "h2", "transparent"):
             figures = [f"{r[test][keys[test]]:,.0f} (load {r[test]['load'].split()[0]})"
                        for r in runs if isinstance(r.get(test), dict)]
             if figures:
@@ -1008,6 +1257,10 @@ def print_table(results: dict[str, Any]) -> None:
                 print(f"{name}: wrk {conns} conns output: {w['output']}")
         if res.get("h2", {}).get("output"):
             print(f"{name}: h2load output: {res['h2']['output']}")
+        if res.get("transparent", {}).get("output"):
+            print(f"{name}: transparent wrk output: {res['transparent']['output']}")
+        if res.get("transparent_error"):
+            print(f"{name}: transparent mode failed: {res['transparent_error']}")
         if res.get("error"):
             print(f"{name}: run failed: {res['error']}")
 
@@ -1018,8 +1271,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark our mitmdump against PyPI's mitmproxy 11.x mitmdump, side by "
                     "side: keep-alive req/s (10 and 500 clients), new HTTPS MITM "
-                    "connections/s, 100 MB response MB/s, idle and loaded RSS. Installs nginx "
-                    "and wrk with apt-get and the reference into ~/.cache/mitmbench/venv if "
+                    "connections/s, 100 MB response MB/s, HTTP/2 req/s, transparent-mode req/s "
+                    "(network namespaces), idle and loaded RSS. Installs nginx, "
+                    "wrk, iptables with apt-get and the reference into ~/.cache/mitmbench/venv if "
                     "missing.")
     parser.add_argument("--only", choices=("ours", "reference", "both"), default="both",
                         help="which proxy to measure (default: both)")
@@ -1080,6 +1334,7 @@ def main(argv: list[str] | None = None) -> int:
     }}
     tmp = tempfile.mkdtemp(prefix="mitmbench-")
     origin: Origin | None = None
+    tp_net: TransparentNetwork | None = None
     try:
         _, cert, key = make_certs(tmp)
         ca = os.path.join(tmp, "bench-ca.pem")
@@ -1100,6 +1355,19 @@ def main(argv: list[str] | None = None) -> int:
             results["ceiling"] = bench_ceiling(origin, ca, seconds)
             if h2_target:
                 results["ceiling"]["h2"] = run_h2load(origin.h2_port, min(seconds, 5))
+
+        tp_net, reason = setup_transparent(origin, tmp)
+        if reason:
+            log(f"transparent mode: {TP_UNAVAILABLE}: {reason}")
+            results["transparent_unavailable"] = reason
+        elif not args.no_ceiling:
+            results.setdefault("ceiling", {})["transparent"] = transparent_ceiling(
+                tp_net, min(seconds, 5))
+        tp_argvs: dict[str, Callable[[int, str], list[str]]] = {}
+        if tp_net is not None:
+            tp_argvs["ours"] = ours_transparent_argv
+            if ref_mitmdump:
+                tp_argvs["reference"] = reference_transparent_argv(ref_mitmdump)
 
         proxies = []
         h2_argvs: dict[str, Callable[[int, str], list[str]]] = {}
@@ -1132,10 +1400,23 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as e:  # noqa: BLE001 - report and carry on
                         log(f"{name}: HTTP/2: {type(e).__name__}: {e}")
                     time.sleep(2.0)
+                if name in tp_argvs and "error" not in rounds[name][-1]:
+                    try:
+                        rounds[name][-1]["transparent"] = bench_transparent(
+                            name, tp_argvs[name], proxy.version, tp_net, tmp, seconds)
+                    except Exception as e:  # noqa: BLE001 - report and carry on
+                        log(f"{name}: transparent mode: {type(e).__name__}: {e}")
+                        rounds[name][-1]["transparent_error"] = str(e)
+                    time.sleep(2.0)
         for name, runs in rounds.items():
             results[name] = merge_rounds(runs)
+            tp_errors = [r["transparent_error"] for r in runs if "transparent_error" in r]
+            if tp_errors:
+                results[name]["transparent_error"] = "; ".join(tp_errors)
         results["rounds"] = rounds
     finally:
+        if tp_net is not None:
+            tp_net.close()
         if origin:
             origin.stop()
         results["meta"]["load_after"] = loadavg()
