@@ -101,12 +101,7 @@ def _encode(value: Any, out: list[bytes]) -> int:
         out.append(b"}")
         keys = _KEYS
         for key, item in reversed(value.items()):
-            encoded = _leaf(item)
-            if encoded is None:
-                size += _encode(item, out)
-            else:
-                out.append(encoded)
-                size += len(encoded)
+            size += _encode(item, out)
             encoded = keys.get(key)
             if encoded is None:
                 if not isinstance(key, (bytes, str)):
@@ -120,12 +115,7 @@ def _encode(value: Any, out: list[bytes]) -> int:
     else:
         out.append(b"]")
         for item in reversed(value):
-            encoded = _leaf(item)
-            if encoded is None:
-                size += _encode(item, out)
-            else:
-                out.append(encoded)
-                size += len(encoded)
+            size += _encode(item, out)
     prefix = b"%d:" % size
     out.append(prefix)
     return len(prefix) + size + 1

@@ -337,11 +337,7 @@ class Http2Layer(Layer):
         kind = type(event)
         if kind is h2.events.DataReceived:
             stream = self._streams.get(event.stream_id)
-            if stream is None or stream.request_ended or stream.worker_done:
-                self.acknowledge(CLIENT, event.stream_id, event.flow_controlled_length)
-            else:
-                stream.unconsumed[CLIENT] += event.flow_controlled_length
-                stream.inbox.put(Data(event.data, event.flow_controlled_length))
+            self._take_data(CLIENT, stream, event, stream is None or stream.request_ended)
         elif kind is h2.events.RequestReceived:
             self._new_stream(event)
         elif kind is h2.events.StreamEnded:
@@ -362,6 +358,17 @@ class Http2Layer(Layer):
                                       f"{_error_name(event.error_code)})")
         # The rest (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, trailers, unknown frames)
         # is h2's business, or shows in the windows the next _pump looks at.
+
+    def _take_data(self, side: str, stream: Stream | None, event: h2.events.DataReceived,
+                   ended: bool) -> None:
+        """Hand DATA from ``side`` to its stream's reader; DATA nobody will read (the stream
+        is gone, its message already ended, its worker done) is acknowledged at once, so
+        the peer's window does not shrink for it."""
+        if ended or stream.worker_done:
+            self.acknowledge(side, event.stream_id, event.flow_controlled_length)
+        else:
+            stream.unconsumed[side] += event.flow_controlled_length
+            stream.inbox.put(Data(event.data, event.flow_controlled_length))
 
     def _new_stream(self, event: h2.events.RequestReceived) -> None:
         stream_id = event.stream_id
@@ -395,11 +402,7 @@ class Http2Layer(Layer):
         kind = type(event)
         if kind is h2.events.DataReceived:
             stream = self._by_server_id.get(event.stream_id)
-            if stream is None or stream.response_ended or stream.worker_done:
-                self.acknowledge(SERVER, event.stream_id, event.flow_controlled_length)
-            else:
-                stream.unconsumed[SERVER] += event.flow_controlled_length
-                stream.inbox.put(Data(event.data, event.flow_controlled_length))
+            self._take_data(SERVER, stream, event, stream is None or stream.response_ended)
         elif kind is h2.events.ResponseReceived:
             stream = self._by_server_id.get(event.stream_id)
             if stream is not None:

@@ -36,7 +36,9 @@ pytestmark = pytest.mark.usefixtures("no_thread_leaks")
 WAIT = 20.0  # seconds; reached only when something is broken
 REPO = Path(__file__).resolve().parent.parent.parent
 EXAMPLES = REPO / "examples"
-DUMPFILE_018 = Path("/work/shared/data/flows/dumpfile-018.mitm")
+# The flow files of real releases live in shared/, beside the checkout (as test_flow_io.py
+# finds them).
+DUMPFILE_018 = REPO.parent / "shared" / "data" / "flows" / "dumpfile-018.mitm"
 
 
 def example(name: str, *args: str) -> str:
