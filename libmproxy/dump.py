@@ -294,6 +294,8 @@ class Dumper(Feature):
             self._echo_stream_message(flow, "ws")
 
     def _echo_stream_message(self, flow: Any, protocol: str) -> None:
+        """The event's message is ``flow.messages[-1]`` even though the connection thread
+        may have read more since: the layers hand over a snapshot (``models.tcp``)."""
         if self.options.flow_detail <= 0 or not flow.messages:
             return
         message = flow.messages[-1]

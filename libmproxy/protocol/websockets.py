@@ -40,8 +40,6 @@ Rules of this file:
 """
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
 from typing import Any, Callable, Iterator, NamedTuple
 
 from netlib import exceptions as netlib_exceptions
@@ -52,6 +50,7 @@ from netlib.websockets import OPCODE, Frame, FrameHeader, Masker, is_websocket_r
 from libmproxy import exceptions
 from libmproxy.controller.channel import ASK, SKIP
 from libmproxy.models import Error, HTTPFlow, HTTPRequest, WebSocketFlow, WebSocketMessage
+from libmproxy.models.tcp import snapshot
 from libmproxy.protocol.base import Layer
 
 __all__ = [
@@ -153,30 +152,6 @@ class FrameParser:
         if header.mask and header.masking_key:
             payload = Masker(header.masking_key).mask(payload)
         return RawFrame(Frame.from_header(header, payload), wire)
-
-
-class _MessagesSoFar(Sequence):
-    """The first ``length`` messages of a list that goes on growing: what a told observer
-    sees as ``flow.messages``, so ``[-1]`` stays its message while the connection thread
-    appends the next ones (no copy of the whole list per message)."""
-
-    __slots__ = ("_items", "_length")
-
-    def __init__(self, items: list[WebSocketMessage], length: int) -> None:
-        self._items = items
-        self._length = length
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __getitem__(self, index: Any) -> Any:
-        if isinstance(index, slice):
-            return self._items[:self._length][index]
-        if index < 0:
-            index += self._length
-        if not 0 <= index < self._length:
-            raise IndexError("message index out of range")
-        return self._items[index]
 
 
 class _Direction:
@@ -321,7 +296,7 @@ class WebSocketLayer(Layer):
             return
         side.end_message()
         if self.channel.policy.action(MESSAGE_EVENT) != SKIP:
-            self.channel.tell(MESSAGE_EVENT, _snapshot(flow))
+            self.channel.tell(MESSAGE_EVENT, snapshot(flow))
 
     def _send_answer(self, side: _Direction, message: WebSocketMessage, held: list[RawFrame],
                      original: tuple[str, Any], payload: bytes) -> None:
@@ -397,13 +372,6 @@ class WebSocketLayer(Layer):
                 side.destination.wfile.flush()
             except netlib_exceptions.NetlibException:
                 pass
-
-
-def _snapshot(flow: WebSocketFlow) -> WebSocketFlow:
-    """The flow as a told observer must see it: messages as of now (see _MessagesSoFar)."""
-    view = copy.copy(flow)
-    view.messages = _MessagesSoFar(flow.messages, len(flow.messages))  # type: ignore
-    return view
 
 
 # --- the handshake, for the HTTP layer ---------------------------------------------------
