@@ -16,7 +16,10 @@ What cannot be represented is dropped, by these rules:
   (request and ``101`` response) loads.
 - HTTP/3 (QUIC) flows load as HTTP flows (``http_version`` ``HTTP/3``); the transport
   (``udp``), proxy mode, TLS details our model does not save (ALPN, cipher, TLS version,
-  client hello extensions), trailers, comments and metadata are dropped.
+  client hello extensions), comments and metadata are dropped.
+- Trailers (format 8 and later) are kept: our model holds them, and saves them under the
+  same key when there are any (``netlib.http.message.MessageData``). A ``None`` is left
+  out, as 0.18's layout has no such key.
 - An upstream proxy saved as a spec (``via`` of formats 10 and later, not a connection) is
   dropped (``via`` None).
 - The request's ``first_line_format`` (gone since format 9) is rebuilt from the method and
@@ -143,14 +146,6 @@ def _first_line_format(data: State) -> str:
     return "relative"
 
 
-def from_8_to_7(data: State) -> State:
-    """8 added ``trailers`` to requests and responses."""
-    for part in ("request", "response"):
-        if isinstance(data.get(part), dict):
-            data[part].pop("trailers", None)
-    return _version(data, 7)
-
-
 def from_6_to_5(data: State) -> State:
     """6 renamed ``ssl_established`` / ``timestamp_ssl_setup`` to ``tls_...``."""
     for conn in _conns(data):
@@ -220,9 +215,19 @@ def _server_018(conn: Any) -> Any:
     return conn
 
 
+def _with_trailers(message: Any, saved: Any) -> Any:
+    """``message`` (projected onto the 0.18 layout) with the ``trailers`` of ``saved``,
+    if it has any."""
+    if isinstance(message, dict) and isinstance(saved, dict) and saved.get("trailers"):
+        message["trailers"] = [[_bytes(name), _bytes(value)]
+                               for name, value in saved["trailers"]]
+    return message
+
+
 def from_019_to_018(data: State) -> State:
     """(0, 19) added TLS details, ``mode`` and ``metadata`` and removed the request's sticky
-    flags. The result holds exactly the keys of the 0.18 layout."""
+    flags. The result holds exactly the keys of the 0.18 layout, and a message's
+    ``trailers`` when it has some."""
     flow = _only(data, _FLOW_018)
     flow["marked"] = bool(flow["marked"])
     flow["client_conn"] = _only(flow["client_conn"], _CLIENT_018)
@@ -235,12 +240,12 @@ def from_019_to_018(data: State) -> State:
         if isinstance(request, dict):
             for key in ("method", "scheme", "host", "path", "http_version"):
                 request[key] = _bytes(request[key])
-        flow["request"] = request
+        flow["request"] = _with_trailers(request, data.get("request"))
         response = _only(data.get("response"), _RESPONSE_018)
         if isinstance(response, dict):
             for key in ("reason", "http_version"):
                 response[key] = _bytes(response[key])
-        flow["response"] = response
+        flow["response"] = _with_trailers(response, data.get("response"))
     elif data.get("type") == "tcp":
         flow["messages"] = [list(m)[:3] for m in data.get("messages") or []]
     return _version(flow, [0, 18, 2])
@@ -270,7 +275,7 @@ _STEPS: dict[Hashable, Callable[[State], State | None]] = {
     11: _bump(10),            # 11: alpn / sni renames (TLS details are dropped at the end)
     10: from_10_to_9,
     9: from_9_to_8,
-    8: from_8_to_7,
+    8: _bump(7),              # 8: trailers, which our layout keeps (see the module doc)
     7: _bump(6),              # 7: client tls_extensions (dropped at the end)
     6: from_6_to_5,
     5: _bump(4),              # 5: connection ids (dropped at the end)

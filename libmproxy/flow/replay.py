@@ -153,6 +153,7 @@ class RequestReplayThread(threading.Thread):
         flow = self.channel.hook("responseheaders", flow)
         response = flow.response
         size = http1.expected_http_body_size(request, response)
-        body = http1.read_body(rfile, size, config.body_size_limit) if size != 0 else ()
+        body = (http1.read_body(rfile, size, config.body_size_limit, message=response)
+                if size != 0 else ())
         response.data.content = http1.join_body(body)
         response.timestamp_end = time.time()

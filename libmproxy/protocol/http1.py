@@ -5,6 +5,11 @@ HttpLayer can later run over HTTP/2 streams. Everything here is framing: where a
 ends, how a body goes out, when a connection must close. Writes go through netlib's
 buffered writer, so a head and the first bytes of its body leave in one segment
 (DESIGN.md, hot path); ``flush`` ends each message.
+
+Trailers: the reader sets a chunked body's trailers on its message once the last chunk is
+read, and the writer sends the message's trailers after a chunked body, looking them up
+only then (``http1.read_body`` / ``assemble_body``); so a body relayed as it is read passes
+them on too, and a hook's change to ``.trailers`` is what goes out.
 """
 from __future__ import annotations
 
@@ -51,7 +56,8 @@ class Http1Layer(Layer):
         size = http1.expected_http_body_size(request)
         if size == 0:
             return iter(())
-        return http1.read_body(self.client_io.rfile, size, self.config.body_size_limit)
+        return http1.read_body(self.client_io.rfile, size, self.config.body_size_limit,
+                               message=request)
 
     def send_response(self, response: HTTPResponse, request: HTTPRequest | None = None
                       ) -> None:
@@ -76,7 +82,7 @@ class Http1Layer(Layer):
         if not http1.response_has_body(request, response):
             wfile.flush()
             return
-        for data in http1.assemble_body(response.headers, chunks):
+        for data in http1.assemble_body(response.headers, chunks, response):
             wfile.write(data)
             wfile.flush()
         wfile.flush()
@@ -102,7 +108,8 @@ class Http1Layer(Layer):
         size = http1.expected_http_body_size(request, response)
         if size == 0:
             return iter(())
-        return http1.read_body(self.server_io.rfile, size, self.config.body_size_limit)
+        return http1.read_body(self.server_io.rfile, size, self.config.body_size_limit,
+                               message=response)
 
     # --- connection management ----------------------------------------------------------
 

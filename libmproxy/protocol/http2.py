@@ -53,8 +53,11 @@ Decisions, as the spec is silent on them:
   whatever is in flight.
 - A stream cannot be sent to another server than the connection's (a script changing
   ``request.host``): the flow fails with a message saying so, as in 0.18.
-- Trailers are not relayed (HttpLayer has no place for them); informational responses
-  from the server (1xx) are skipped, as for HTTP/1.
+- Trailers (a HEADERS frame after the DATA, ending the stream: gRPC's ``grpc-status``)
+  travel with the stream's END_STREAM (``Ended``) to the flow, which keeps them in
+  ``.trailers`` where hooks see and change them; what the flow holds then goes out as a
+  trailer block after the body (``_Outbound.end``). Informational responses from the
+  server (1xx) are skipped, as for HTTP/1.
 """
 from __future__ import annotations
 
@@ -79,8 +82,8 @@ from libmproxy import exceptions
 from libmproxy.protocol.base import Layer
 from libmproxy.protocol.http2_streams import (
     CLIENT, OUTBOUND_CREDIT, SERVER, Consumed, Data, Ended, Failed, Headers,
-    Http2SingleStreamLayer, RelayedFlow, SendData, SendRequest, SendResponse, Stream,
-    StreamDone, can_relay,
+    Http2SingleStreamLayer, RelayedFlow, SendData, SendRequest, SendResponse, SendTrailers,
+    Stream, StreamDone, can_relay,
 )
 
 __all__ = ["Http2Layer", "STREAM_WINDOW", "CONNECTION_WINDOW", "MAX_CONCURRENT_STREAMS"]
@@ -119,7 +122,11 @@ class _Outbound:
     def __init__(self) -> None:
         self.pieces: collections.deque[tuple[memoryview, Callable[[], None] | None]] = \
             collections.deque()
-        self.end = False  # END_STREAM follows the last piece
+        # How the stream ends after the last piece: not yet (False), END_STREAM on the
+        # last DATA frame (True), or a trailer block (its fields), sent once the pieces
+        # are out. One field for both, so that a body without trailers costs no extra
+        # check per piece or per drained queue.
+        self.end: bool | list[tuple[bytes, bytes]] = False
         self.ended = False  # END_STREAM has been sent
 
 
@@ -345,6 +352,13 @@ class Http2Layer(Layer):
             if stream is not None and not stream.request_ended:
                 stream.request_ended = True
                 stream.inbox.put(Ended())
+        elif kind is h2.events.TrailersReceived:
+            # Trailers always end the stream (h2 refuses them without END_STREAM): they
+            # end the request here, and the StreamEnded after them finds it ended.
+            stream = self._streams.get(event.stream_id)
+            if stream is not None and not stream.request_ended:
+                stream.request_ended = True
+                stream.inbox.put(Ended(event.headers))
         elif kind is h2.events.StreamReset:
             stream = self._streams.get(event.stream_id)
             if stream is not None:
@@ -356,8 +370,8 @@ class Http2Layer(Layer):
         elif kind is h2.events.ConnectionTerminated:
             self._peer_closed(CLIENT, f"the client ended the connection (GOAWAY, "
                                       f"{_error_name(event.error_code)})")
-        # The rest (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, trailers, unknown frames)
-        # is h2's business, or shows in the windows the next _pump looks at.
+        # The rest (SETTINGS, PING, WINDOW_UPDATE, PRIORITY, unknown frames) is h2's
+        # business, or shows in the windows the next _pump looks at.
 
     def _take_data(self, side: str, stream: Stream | None, event: h2.events.DataReceived,
                    ended: bool) -> None:
@@ -415,6 +429,11 @@ class Http2Layer(Layer):
                 stream.response_ended = True
                 stream.inbox.put(Ended())
             self._open_waiting()
+        elif kind is h2.events.TrailersReceived:  # as the client's, above
+            stream = self._by_server_id.get(event.stream_id)
+            if stream is not None and not stream.response_ended:
+                stream.response_ended = True
+                stream.inbox.put(Ended(event.headers))
         elif kind is h2.events.StreamReset:
             self._server_reset(event)
             self._open_waiting()
@@ -423,7 +442,7 @@ class Http2Layer(Layer):
                               f"{_error_name(event.error_code)})", event.last_stream_id)
         elif kind is h2.events.RemoteSettingsChanged:
             self._open_waiting()  # it may allow more concurrent streams now
-        # Informational responses and trailers are not relayed (see the module doc).
+        # Informational responses are not relayed (see the module doc).
 
     def _server_reset(self, event: h2.events.StreamReset) -> None:
         stream = self._by_server_id.get(event.stream_id)
@@ -510,6 +529,8 @@ class Http2Layer(Layer):
             self._send_response(command)
         elif kind is SendRequest:
             self._send_request(command)
+        elif kind is SendTrailers:
+            self._send_trailers(command)
         else:
             self._stream_done(command)
 
@@ -540,14 +561,19 @@ class Http2Layer(Layer):
             if stream.client_reset or stream.failure is not None or stream.worker_done:
                 continue
             stream_id = conn.get_next_available_stream_id()
+            trailers = command.trailers
             try:
-                conn.send_headers(stream_id, command.fields, end_stream=not command.body)
+                conn.send_headers(stream_id, command.fields,
+                                  end_stream=not command.body and trailers is None)
             except h2.exceptions.H2Error as e:
                 self._fail_flow(stream, f"cannot send the request to the server: {e}")
                 continue
             stream.server_id = stream_id
             self._by_server_id[stream_id] = stream
-            if command.body:
+            if trailers is not None:
+                self._queue(SERVER, stream_id, command.body, end=False, on_sent=None)
+                self._queue_trailers(SERVER, stream_id, trailers)
+            elif command.body:
                 self._queue(SERVER, stream_id, command.body, end=True, on_sent=None)
 
     def _server_stream_free(self) -> bool:
@@ -564,14 +590,20 @@ class Http2Layer(Layer):
         stream = command.stream
         if stream.client_reset:
             return
+        trailers = command.trailers
         try:
-            self.client_h2.send_headers(stream.client_id, command.fields,
-                                        end_stream=command.end and not command.body)
+            self.client_h2.send_headers(
+                stream.client_id, command.fields,
+                end_stream=command.end and not command.body and trailers is None)
         except h2.exceptions.H2Error as e:
             self._reset_client(stream, ErrorCodes.INTERNAL_ERROR)
             self._fail_flow(stream, f"cannot send the response to the client: {e}")
             return
-        if command.body:
+        if trailers is not None:
+            self._queue(CLIENT, stream.client_id, command.body or b"", end=False,
+                        on_sent=None)
+            self._queue_trailers(CLIENT, stream.client_id, trailers)
+        elif command.body:
             self._queue(CLIENT, stream.client_id, command.body, end=command.end, on_sent=None)
         stream.response_sent = command.end
 
@@ -584,6 +616,13 @@ class Http2Layer(Layer):
         self._queue(CLIENT, stream.client_id, command.data, end=command.end,
                     on_sent=command.on_sent)
         stream.response_sent = command.end
+
+    def _send_trailers(self, command: SendTrailers) -> None:
+        stream = command.stream
+        if stream.client_reset:
+            return
+        self._queue_trailers(CLIENT, stream.client_id, command.trailers)
+        stream.response_sent = True
 
     def _stream_done(self, command: StreamDone) -> None:
         stream = command.stream
@@ -622,6 +661,14 @@ class Http2Layer(Layer):
             on_sent()
         outbound.end = outbound.end or end
 
+    def _queue_trailers(self, side: str, stream_id: int,
+                        trailers: list[tuple[bytes, bytes]]) -> None:
+        """End the stream with ``trailers`` once what is queued for it is out."""
+        outbound = self._outbound[side].get(stream_id)
+        if outbound is None:
+            outbound = self._outbound[side][stream_id] = _Outbound()
+        outbound.end = trailers
+
     def _pump(self, side: str) -> None:
         """Send what the peer's windows admit, stream by stream."""
         pending = self._outbound[side]
@@ -640,7 +687,7 @@ class Http2Layer(Layer):
                     view, on_sent = pieces[0]
                     size = min(window, frame_size, len(view))
                     last = size == len(view)
-                    end = last and len(pieces) == 1 and outbound.end
+                    end = last and len(pieces) == 1 and outbound.end is True
                     conn.send_data(stream_id, bytes(view[:size]), end_stream=end)
                     outbound.ended = end
                     if not last:
@@ -651,7 +698,10 @@ class Http2Layer(Layer):
                         on_sent()
                 if not pieces:
                     if outbound.end and not outbound.ended:
-                        conn.end_stream(stream_id)
+                        if outbound.end is True:
+                            conn.end_stream(stream_id)
+                        else:
+                            conn.send_headers(stream_id, outbound.end, end_stream=True)
                     del pending[stream_id]
             except h2.exceptions.H2Error:
                 # The stream was reset meanwhile: its bytes have nowhere to go.

@@ -6,6 +6,8 @@ dump output: the pseudo-headers become method, scheme, path and a ``Host`` heade
 ``cookie`` fields; ``http_version`` is "HTTP/2.0". A response has an empty reason (HTTP/2
 has none). On the way out the pseudo-headers are rebuilt from those fields, names are
 lower-cased, and the headers HTTP/2 forbids (Connection, Transfer-Encoding, ...) are dropped.
+Trailers are a message's ``.trailers`` (netlib Headers) and go out the same way, less the
+fields a trailer block may not carry (``TRAILER_FORBIDDEN``: they may come from HTTP/1).
 
 The outgoing blocks are normalized here rather than by h2 (its outbound normalization and
 validation are off in protocol.http2, as in today's mitmproxy): h2's generator pipelines
@@ -27,13 +29,19 @@ from netlib.http.headers import to_bytes
 from libmproxy.models import HTTPRequest, HTTPResponse
 
 __all__ = ["CONNECTION_SPECIFIC_HEADERS", "request_from_h2", "request_to_h2",
-           "response_from_h2", "response_to_h2", "check_declared_size"]
+           "response_from_h2", "response_to_h2", "trailers_from_h2", "trailers_to_h2",
+           "check_declared_size"]
 
 # Header fields HTTP/2 forbids (RFC 7540 section 8.1.2.2), dropped from both directions on
 # the way out; "host" becomes :authority. "te" may only be "trailers".
 CONNECTION_SPECIFIC_HEADERS = frozenset({
     b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade",
 })
+
+# Fields a trailer block must not carry (RFC 9110 section 6.5.1: framing and routing belong
+# in the head), besides the connection-specific ones; left out when trailers go out over
+# HTTP/2, where an HTTP/1 peer's trailers may have them.
+TRAILER_FORBIDDEN = CONNECTION_SPECIFIC_HEADERS | {b"content-length", b"host", b"trailer"}
 
 # Never indexed by HPACK (RFC 7541 section 7.1.3), as h2 and browsers do: credentials, and
 # cookies short enough to be guessed byte by byte.
@@ -136,3 +144,16 @@ def response_from_h2(fields: list[tuple[bytes, bytes]], timestamp: float) -> HTT
             headers.append((name, value))
     return HTTPResponse(b"HTTP/2.0", status, b"", Headers(headers), None, timestamp)
 
+
+def trailers_from_h2(fields: list[tuple[bytes, bytes]]) -> Headers:
+    """The trailers of a HEADERS frame after the DATA (h2 has checked them: no
+    pseudo-headers, names in lower case)."""
+    return Headers([(name, value) for name, value in fields])
+
+
+def trailers_to_h2(trailers: Headers | None) -> list[tuple[bytes, bytes]] | None:
+    """The trailer block for ``trailers`` (a message's, which may have come from HTTP/1 or
+    a script), None when there is nothing to send: the stream then ends with its DATA."""
+    if trailers is None or not trailers.fields:
+        return None
+    return list(_wire_headers(trailers, TRAILER_FORBIDDEN, None, False)) or None

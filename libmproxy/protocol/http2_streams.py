@@ -14,6 +14,11 @@ A stream's flow runs in one of two ways, both driven by the connection thread's
   whole, told, sent; the response head is told and goes to the client at once, the body
   follows as it arrives (kept for a told "response"), then "response" is told.
 
+Trailers arrive with the END_STREAM they carry (``Ended.trailers``) and are set on the
+request or response whose body they end before any hook hears of it; on the way out, the
+message's trailers (as a hook left them) end the stream after its DATA (``SendRequest``,
+``SendResponse``, ``SendTrailers``). A body without trailers costs nothing more per chunk.
+
 Rules of this file: a worker touches no socket and no h2 state; it reads its inbox and
 ``Stream.failure``, and posts commands (``Http2Layer.post``). The connection thread owns
 everything else in ``Stream``.
@@ -41,10 +46,11 @@ from libmproxy.protocol.http import HttpLayer
 from libmproxy.protocol.http1 import HOP_BY_HOP_TO_ORIGIN
 from libmproxy.protocol.http2_messages import (
     check_declared_size, request_from_h2, request_to_h2, response_from_h2, response_to_h2,
+    trailers_from_h2, trailers_to_h2,
 )
 
 __all__ = ["Http2SingleStreamLayer", "RelayedFlow", "Stream", "CLIENT", "SERVER",
-           "OUTBOUND_CREDIT"]
+           "OUTBOUND_CREDIT", "SendTrailers"]
 
 CLIENT = "client"
 SERVER = "server"
@@ -81,7 +87,8 @@ class Data:
 
 @dataclasses.dataclass(slots=True)
 class Ended:
-    pass
+    """The sender's END_STREAM, with the trailers that came with it, if any."""
+    trailers: list[tuple[bytes, bytes]] | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -96,16 +103,18 @@ class SendRequest:
     stream: Stream
     fields: list[tuple[bytes, bytes]]
     body: bytes
+    trailers: list[tuple[bytes, bytes]] | None  # sent after the body, ending the stream
 
 
 @dataclasses.dataclass(slots=True)
 class SendResponse:
     """A response head (1xx, or final), with the whole body if ``body`` is not None;
-    ``end``: nothing follows."""
+    ``end``: nothing follows but ``trailers``, if any."""
     stream: Stream
     fields: list[tuple[bytes, bytes]]
     body: bytes | None
     end: bool
+    trailers: list[tuple[bytes, bytes]] | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -114,6 +123,14 @@ class SendData:
     data: bytes
     end: bool
     on_sent: Callable[[], None] | None  # called once the bytes are out (or dropped)
+
+
+@dataclasses.dataclass(slots=True)
+class SendTrailers:
+    """The response ends with this trailer block, after the data posted before it (instead
+    of a last ``SendData`` with ``end``: the per-chunk command stays as small as it was)."""
+    stream: Stream
+    trailers: list[tuple[bytes, bytes]]
 
 
 @dataclasses.dataclass(slots=True)
@@ -242,13 +259,17 @@ class Http2SingleStreamLayer(Layer):
             raise exceptions.Http2ProtocolException(message.reason)
         return message
 
-    def _body(self, side: str, limit: int | None) -> Iterator[bytes]:
-        """The DATA of ``side`` until its END_STREAM, in pieces of what has arrived."""
+    def _body(self, side: str, limit: int | None, owner: HTTPRequest | HTTPResponse
+              ) -> Iterator[bytes]:
+        """The DATA of ``side`` until its END_STREAM, in pieces of what has arrived; the
+        trailers that end it, if any, go to ``owner`` (the message whose body this is)."""
         received = 0
         inbox = self.stream.inbox
         while True:
             message = self._next("body data")
             if type(message) is Ended:
+                if message.trailers is not None:
+                    owner.data.trailers = trailers_from_h2(message.trailers)
                 return
             pieces, size = [message.data], message.size
             length = len(message.data)
@@ -282,7 +303,7 @@ class Http2SingleStreamLayer(Layer):
             return iter(())
         limit = self.config.body_size_limit
         check_declared_size(request, limit)
-        return self._body(CLIENT, limit)
+        return self._body(CLIENT, limit, request)
 
     def read_response_head(self) -> HTTPResponse:
         message = self._next("response")
@@ -298,7 +319,7 @@ class Http2SingleStreamLayer(Layer):
             return iter(())
         limit = self.config.body_size_limit
         check_declared_size(response, limit)
-        return self._body(SERVER, limit)
+        return self._body(SERVER, limit, response)
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -307,7 +328,8 @@ class Http2SingleStreamLayer(Layer):
                      strip_headers: Iterable[str] = ()) -> None:
         body = request.data.content or b""
         fields = request_to_h2(request, body, strip_headers)
-        self.connection.post(SendRequest(self.stream, fields, body))
+        self.connection.post(SendRequest(self.stream, fields, body,
+                                         trailers_to_h2(request.data.trailers)))
 
     def send_response(self, response: HTTPResponse, request: HTTPRequest | None = None
                       ) -> None:
@@ -319,7 +341,8 @@ class Http2SingleStreamLayer(Layer):
         has_body = request is None or response_has_body(request, response)
         body = (response.data.content or b"") if has_body else None
         fields = response_to_h2(response, body, False)
-        self.connection.post(SendResponse(self.stream, fields, body, True))
+        trailers = trailers_to_h2(response.data.trailers) if has_body else None
+        self.connection.post(SendResponse(self.stream, fields, body, True, trailers))
 
     def send_response_head(self, response: HTTPResponse) -> None:
         fields = response_to_h2(response, None, callable(response.stream))
@@ -327,8 +350,10 @@ class Http2SingleStreamLayer(Layer):
 
     def send_response_body(self, request: HTTPRequest, response: HTTPResponse,
                            chunks: Iterable[bytes]) -> None:
-        """Relay ``chunks`` as they come, at most OUTBOUND_CREDIT of them unsent."""
+        """Relay ``chunks`` as they come, at most OUTBOUND_CREDIT of them unsent; then
+        the response's trailers, known once the chunks are (the reader sets them)."""
         stream, post = self.stream, self.connection.post
+        trailers = None
         if response_has_body(request, response):
             for chunk in chunks:
                 if not chunk:
@@ -340,7 +365,9 @@ class Http2SingleStreamLayer(Layer):
                 if stream.failure is not None:
                     raise exceptions.Http2ProtocolException(stream.failure)
                 post(SendData(stream, chunk, False, stream.credit.release))
-        post(SendData(stream, b"", True, None))
+            trailers = trailers_to_h2(response.data.trailers)
+        post(SendData(stream, b"", True, None) if trailers is None
+             else SendTrailers(stream, trailers))
 
     def check_close_connection(self, flow: HTTPFlow) -> bool:
         return True  # one flow per stream
@@ -415,9 +442,9 @@ class RelayedFlow:
             self._response_head(message)
         elif kind is Ended:
             if self.told_request:
-                self._response_end()
+                self._response_end(message.trailers)
             else:
-                self._send_request()
+                self._send_request(message.trailers)
         else:
             self._fail(message.reason)
 
@@ -431,17 +458,21 @@ class RelayedFlow:
         if limit is not None and self.received > limit:
             self._refuse(413, f"body larger than the limit of {limit} bytes")
 
-    def _send_request(self) -> None:
+    def _send_request(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None:
         flow, stream = self.flow, self.stream
         body = b"".join(self.request_body)
         self.request_body = []
         self.received = 0
-        flow.request.data.content = body
-        flow.request.timestamp_end = time.time()
+        request = flow.request
+        request.data.content = body
+        if trailers is not None:
+            request.data.trailers = trailers_from_h2(trailers)
+        request.timestamp_end = time.time()
         self._tell("request")
         self.told_request = True
-        fields = request_to_h2(flow.request, body, HOP_BY_HOP_TO_ORIGIN)
-        self.layer.execute(SendRequest(stream, fields, body))
+        fields = request_to_h2(request, body, HOP_BY_HOP_TO_ORIGIN)
+        self.layer.execute(SendRequest(stream, fields, body,
+                                       trailers_to_h2(request.data.trailers)))
 
     def _refuse(self, status: int, message: str) -> None:
         """A request the proxy will not pass on: answered, and no hook hears of it (as
@@ -470,7 +501,7 @@ class RelayedFlow:
         layer.execute(SendResponse(self.stream, response_to_h2(response, None, False), None,
                                    message.ended))
         if message.ended:
-            self._response_end(sent=True)
+            self._response_end(None, sent=True)
 
     def _response_data(self, message: Data) -> None:
         stream, layer = self.stream, self.layer
@@ -488,11 +519,18 @@ class RelayedFlow:
         layer.execute(SendData(stream, message.data, False, functools.partial(
             layer.acknowledge, SERVER, stream.server_id, message.size)))
 
-    def _response_end(self, sent: bool = False) -> None:
+    def _response_end(self, trailers: list[tuple[bytes, bytes]] | None, sent: bool = False
+                      ) -> None:
+        """The server's END_STREAM (with its ``trailers``); ``sent``: it came with the
+        head, which has gone to the client with END_STREAM already."""
         flow = self.flow
-        if not sent:
-            self.layer.execute(SendData(self.stream, b"", True, None))
         response = flow.response
+        if trailers is not None:
+            response.data.trailers = trailers_from_h2(trailers)
+        if not sent:
+            fields = trailers_to_h2(response.data.trailers)
+            self.layer.execute(SendData(self.stream, b"", True, None) if fields is None
+                               else SendTrailers(self.stream, fields))
         response.data.content = b"".join(self.kept) if self.kept is not None else b""
         response.timestamp_end = time.time()
         self._tell("response")

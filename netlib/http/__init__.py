@@ -18,6 +18,8 @@ __all__ = [
 
 def __getattr__(name: str):
     if name == "http2":
-        from netlib.http import http2
-        return http2
+        # import_module, not ``from netlib.http import http2``: that form looks the name
+        # up on this package first, which calls this function again, forever.
+        import importlib
+        return importlib.import_module("netlib.http.http2")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

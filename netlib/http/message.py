@@ -30,11 +30,20 @@ FALLBACK_CHARSET = "latin-1"
 class MessageData:
     """The fields of one message; subclasses list them in ``__slots__``.
 
-    The slot names are also the keys of the message's state (the 0.18 flow-file layout).
+    The slot names are also the keys of the message's state (the 0.18 flow-file layout),
+    except ``trailers``: the trailer fields that followed the body (an HTTP/1 chunked
+    trailer section, an HTTP/2 HEADERS frame after the DATA; gRPC's ``grpc-status`` lives
+    there), None when there were none. 0.18 had no trailers, so the state has that key only
+    when there are some: a message without trailers is saved exactly as 0.18 saved it, and
+    0.18's files, which never have the key, load as messages without trailers. Today's
+    mitmproxy opens a file with the key (its step to format 8 resets trailers to None, so
+    it loses them); mitmproxy 0.18 itself would refuse such a flow. That is the price of
+    keeping gRPC's status in a saved flow, which server replay needs.
     """
 
     __slots__ = ()
     headers: Headers
+    trailers: Headers | None
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and all(
@@ -48,11 +57,16 @@ class MessageData:
         for name in self.__slots__:
             setattr(new, name, getattr(self, name))
         new.headers = self.headers.copy()
+        if self.trailers is not None:
+            new.trailers = self.trailers.copy()
         return new
 
     def get_state(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["headers"] = self.headers.get_state()
+        trailers = state.pop("trailers")
+        if trailers is not None:
+            state["trailers"] = trailers.get_state()
         return state
 
 
@@ -93,14 +107,21 @@ class Message:
         Raises ValueError naming the missing or unexpected keys, so a damaged flow file is
         reported as such rather than as a TypeError deep inside.
         """
-        expected = set(cls._data_class.__slots__)
-        if set(state) != expected:
-            missing = sorted(expected - set(state))
-            unexpected = sorted(set(state) - expected)
+        allowed = set(cls._data_class.__slots__)
+        required = allowed - {"trailers"}
+        keys = set(state)
+        if not required <= keys <= allowed:
+            missing = sorted(required - keys)
+            unexpected = sorted(keys - allowed)
             raise ValueError(
                 f"invalid {cls.__name__} state: missing {missing}, unexpected {unexpected}"
             )
-        return cls(**dict(state, headers=Headers.from_state(state["headers"])))
+        state = dict(state, headers=Headers.from_state(state["headers"]))
+        trailers = state.pop("trailers", None)
+        message = cls(**state)
+        if trailers is not None:
+            message.data.trailers = Headers.from_state(trailers)
+        return message
 
     def copy(self) -> Message:
         """A copy whose headers and fields can be changed without touching this one."""
@@ -144,6 +165,17 @@ class Message:
     @timestamp_end.setter
     def timestamp_end(self, value: float | None) -> None:
         self.data.timestamp_end = value
+
+    @property
+    def trailers(self) -> Headers | None:
+        """The trailer fields that came after the body (HTTP/1 chunked trailers, HTTP/2
+        trailers), or None. Set them to send trailers: they go out after the body where
+        the protocol allows it (HTTP/2; HTTP/1 only with a chunked body)."""
+        return self.data.trailers
+
+    @trailers.setter
+    def trailers(self, value: Any) -> None:
+        self.data.trailers = None if value is None else as_headers(value)
 
     # --- body -------------------------------------------------------------------------
 

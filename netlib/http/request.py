@@ -23,7 +23,7 @@ CACHE_VALIDATORS = ("if-modified-since", "if-none-match")
 class RequestData(MessageData):
     __slots__ = (
         "first_line_format", "method", "scheme", "host", "port", "path", "http_version",
-        "headers", "content", "timestamp_start", "timestamp_end",
+        "headers", "content", "timestamp_start", "timestamp_end", "trailers",
     )
 
     def __init__(self, first_line_format: str, method: bytes, scheme: bytes | None,
@@ -41,6 +41,7 @@ class RequestData(MessageData):
         self.content = content
         self.timestamp_start = timestamp_start
         self.timestamp_end = timestamp_end
+        self.trailers = None  # set by the body reader when trailers follow the body
 
 
 def _optional_bytes(value: str | bytes | None) -> bytes | None:

@@ -19,7 +19,7 @@ REFRESH_HEADERS = ("date", "expires", "last-modified")
 class ResponseData(MessageData):
     __slots__ = (
         "http_version", "status_code", "reason", "headers", "content", "timestamp_start",
-        "timestamp_end",
+        "timestamp_end", "trailers",
     )
 
     def __init__(self, http_version: bytes, status_code: int, reason: bytes, headers: Headers,
@@ -32,6 +32,7 @@ class ResponseData(MessageData):
         self.content = content
         self.timestamp_start = timestamp_start
         self.timestamp_end = timestamp_end
+        self.trailers = None  # set by the body reader when trailers follow the body
 
 
 def _reason_bytes(reason: str | bytes | None) -> bytes:

@@ -92,9 +92,11 @@ def test_9_request_first_line_and_replay():
     assert out["request"]["first_line_format"] == "absolute"
 
 
-def test_8_trailers_dropped():
+def test_8_trailers_kept():
+    """Our model holds trailers: format 8's pass on to the 0.18 projection."""
     out = step(8, {"type": "http", "request": {"trailers": None, "a": 1}, "response": None})
-    assert out == {"type": "http", "request": {"a": 1}, "response": None, "version": 7}
+    assert out == {"type": "http", "request": {"trailers": None, "a": 1}, "response": None,
+                   "version": 7}
 
 
 def test_6_tls_names_back_to_ssl():

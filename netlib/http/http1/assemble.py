@@ -83,7 +83,7 @@ def _parts(message: Message, head: bytes, what: str) -> list[bytes]:
     if data.content is None:
         raise exceptions.HttpException(f"cannot assemble a {what} whose content is missing")
     parts = [head]
-    parts.extend(assemble_body(data.headers, [data.content]))
+    parts.extend(assemble_body(data.headers, [data.content], message))
     return parts
 
 
@@ -114,10 +114,15 @@ def assemble_response(response: Response) -> bytes:
     return b"".join(assemble_response_parts(response))
 
 
-def assemble_body(headers: Headers, body_chunks: Iterable[bytes]) -> Iterator[bytes]:
+def assemble_body(headers: Headers, body_chunks: Iterable[bytes],
+                  message: Message | None = None) -> Iterator[bytes]:
     """The body as it goes on the wire: each non-empty chunk framed as a chunk and the
     terminating zero chunk when the headers say Transfer-Encoding: chunked (an empty chunk
-    would end the body early, so it is skipped), the chunks unchanged otherwise."""
+    would end the body early, so it is skipped), the chunks unchanged otherwise.
+
+    A chunked body ends with the trailers of ``message`` (the request or response whose
+    body this is), looked up only after the last chunk: a relayed body's trailers are
+    read after it. Any other framing has no place for trailers: they are not sent."""
     if _is_chunked(headers):
         for chunk in body_chunks:
             if len(chunk) >= _FRAME_COPY_LIMIT:
@@ -126,6 +131,7 @@ def assemble_body(headers: Headers, body_chunks: Iterable[bytes]) -> Iterator[by
                 yield b"\r\n"
             elif chunk:
                 yield b"%x\r\n%s\r\n" % (len(chunk), chunk)
-        yield b"0\r\n\r\n"
+        trailers = message.data.trailers if message is not None else None
+        yield b"0\r\n%s\r\n" % bytes(trailers) if trailers else b"0\r\n\r\n"
     else:
         yield from body_chunks

@@ -34,6 +34,7 @@ from typing import Iterable, Iterator
 
 from netlib import exceptions
 from netlib.http.headers import Headers
+from netlib.http.message import Message
 from netlib.http.request import Request
 from netlib.http.response import Response
 from netlib.tcp.buffered import RECV_SIZE, Reader
@@ -455,9 +456,11 @@ def _read_exactly(rfile: Reader, size: int, piece: int, what: str) -> Iterator[b
         yield data
 
 
-def _read_chunked(rfile: Reader, limit: int | None, piece: int) -> Iterator[bytes]:
-    """Decode a chunked body (RFC 7230 §4.1): chunk extensions are ignored, trailers are
-    read (so the next message starts in the right place) and discarded."""
+def _read_chunked(rfile: Reader, limit: int | None, piece: int,
+                  message: Message | None) -> Iterator[bytes]:
+    """Decode a chunked body (RFC 7230 §4.1): chunk extensions are ignored; the trailer
+    section is always read (so the next message starts in the right place) and, when
+    there is one, parsed into ``message.trailers`` (without a ``message``, dropped)."""
     total = 0
     while True:
         line = rfile.readline(MAX_CHUNK_SIZE_LINE)
@@ -475,7 +478,9 @@ def _read_chunked(rfile: Reader, limit: int | None, piece: int) -> Iterator[byte
             raise exceptions.HttpSyntaxException(f"invalid chunk size: {_show(line)}")
         size = int(size_field, 16)
         if size == 0:
-            _read_header_block(rfile, "trailer block")
+            block = _read_header_block(rfile, "trailer block")
+            if block and message is not None:
+                message.data.trailers = _parse_trailers(block)
             return
         total += size
         if limit is not None and total > limit:
@@ -484,6 +489,16 @@ def _read_chunked(rfile: Reader, limit: int | None, piece: int) -> Iterator[byte
         yield from _read_exactly(rfile, size, piece, "chunk")
         if rfile.read(2) != b"\r\n":
             raise exceptions.HttpSyntaxException(f"chunk of {size} bytes not followed by CRLF")
+
+
+def _parse_trailers(block: bytes) -> Headers:
+    """The fields of a trailer block, with the same checks as a header block. They are
+    kept apart from the headers (never merged into them), as RFC 7230 §4.1.2 asks: a field
+    that only the head may carry (Content-Length, Host, ...) changes nothing there."""
+    try:
+        return Headers(parse_headers(block))
+    except exceptions.HttpException as e:
+        raise type(e)(f"trailer block: {e}") from e
 
 
 def _read_until_close(rfile: Reader, limit: int | None, piece: int) -> Iterator[bytes]:
@@ -520,18 +535,21 @@ def join_body(chunks: Iterable[bytes]) -> bytes:
 
 
 def read_body(rfile: Reader, expected_size: int | None, limit: int | None = None,
-              max_chunk_size: int | None = None) -> Iterator[bytes]:
+              max_chunk_size: int | None = None, message: Message | None = None
+              ) -> Iterator[bytes]:
     """The body as a generator of byte chunks, for streaming; ``join_body`` makes it whole.
 
     ``expected_size`` is what expected_http_body_size returned: a length, None for chunked,
     -1 for until-close. Each chunk is at most ``max_chunk_size`` bytes (default: whatever
     one receive brings) and is yielded as soon as it has arrived, so a relay forwards data
     while it flows. ``limit`` bounds the decoded body; a Content-Length above it raises
-    HttpBodyTooLarge before any of the body is read.
+    HttpBodyTooLarge before any of the body is read. The trailers of a chunked body are
+    set on ``message`` (the request or response whose body this is) once the last chunk
+    has been read: they come after it on the wire.
     """
     piece = max_chunk_size or RECV_SIZE
     if expected_size is None:
-        return _read_chunked(rfile, limit, piece)
+        return _read_chunked(rfile, limit, piece, message)
     if expected_size < 0:
         return _read_until_close(rfile, limit, piece)
     if limit is not None and expected_size > limit:
@@ -560,7 +578,9 @@ def read_request(rfile: Reader, body_size_limit: int | None = None) -> Request:
     """The next request, body included."""
     request = read_request_head(rfile)
     size = expected_http_body_size(request)
-    content = join_body(read_body(rfile, size, body_size_limit)) if size != 0 else b""
+    content = b""
+    if size != 0:
+        content = join_body(read_body(rfile, size, body_size_limit, message=request))
     request.data.content = content
     request.timestamp_end = time.time()
     return request
@@ -581,7 +601,9 @@ def read_response(rfile: Reader, request: Request, body_size_limit: int | None =
     other; the caller reads again for the final one."""
     response = read_response_head(rfile)
     size = expected_http_body_size(request, response)
-    content = join_body(read_body(rfile, size, body_size_limit)) if size != 0 else b""
+    content = b""
+    if size != 0:
+        content = join_body(read_body(rfile, size, body_size_limit, message=response))
     response.data.content = content
     response.timestamp_end = time.time()
     return response

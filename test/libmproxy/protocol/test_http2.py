@@ -34,6 +34,9 @@ MB = 1024 * 1024
 
 ErrorCodes = h2.errors.ErrorCodes
 
+# What the origin ends a /trailers response with: a gRPC status, as gRPC servers do.
+TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"all good")]
+
 
 # --- the origin --------------------------------------------------------------------------------
 
@@ -50,8 +53,10 @@ class H2Origin:
       /goaway       answered, then GOAWAY (NO_ERROR) and the connection is closed
       /refuse       not answered: GOAWAY saying the streams before it were processed,
                     not this one, and the connection is closed
+      /trailers...  the echo, then ``TRAILERS`` (gRPC's status) in a trailer block
 
-    It records the requests (``requests``: dicts with the pseudo-headers), the streams
+    It records the requests (``requests``: dicts with the pseudo-headers, and the
+    ``trailers`` the client sent if it sent any), the streams
     the client reset (``resets``: (path, error code)), the client's SETTINGS
     (``client_settings``) and how many connections were made.
     """
@@ -165,6 +170,7 @@ class _OriginConnection:
         self.heads: dict[int, dict] = {}
         self.bodies: dict[int, list[bytes]] = {}
         self.outbound: dict[int, memoryview] = {}
+        self.trailers: dict[int, list[tuple[bytes, bytes]]] = {}
         self.gathered: list[int] = []
         self.goaway_after: int | None = None
 
@@ -198,6 +204,9 @@ class _OriginConnection:
             self.heads[event.stream_id]["headers"] = [
                 (k.decode(), v.decode()) for k, v in event.headers if not k.startswith(b":")]
             self.bodies[event.stream_id] = []
+        elif isinstance(event, h2.events.TrailersReceived):
+            self.heads[event.stream_id]["trailers"] = [(k.decode(), v.decode())
+                                                       for k, v in event.headers]
         elif isinstance(event, h2.events.DataReceived):
             self.bodies[event.stream_id].append(event.data)
             self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
@@ -234,15 +243,19 @@ class _OriginConnection:
         if path.startswith("/big/"):
             self.send(stream_id, bytes(range(256)) * (int(path.split("/")[2]) // 256))
             return
-        self.send(stream_id, json.dumps(request).encode())
+        trailers = TRAILERS if path.startswith("/trailers") else None
+        self.send(stream_id, json.dumps(request).encode(), trailers)
         if path == "/goaway":
             self.goaway_after = stream_id
 
-    def send(self, stream_id: int, body: bytes) -> None:
+    def send(self, stream_id: int, body: bytes,
+             trailers: list[tuple[bytes, bytes]] | None = None) -> None:
         self.conn.send_headers(stream_id, [
             (b":status", b"200"), (b"content-type", b"application/octet-stream"),
             (b"content-length", b"%d" % len(body)), (b"x-origin", b"h2")])
         self.outbound[stream_id] = memoryview(body)
+        if trailers is not None:
+            self.trailers[stream_id] = trailers
 
     def pump(self) -> None:
         for stream_id in list(self.outbound):
@@ -253,8 +266,12 @@ class _OriginConnection:
                 if size <= 0 and len(view):
                     break
                 view, piece = view[size:], view[:size]
-                self.conn.send_data(stream_id, bytes(piece), end_stream=not len(view))
+                trailers = self.trailers.pop(stream_id, None) if not len(view) else None
+                self.conn.send_data(stream_id, bytes(piece),
+                                    end_stream=not len(view) and trailers is None)
                 if not len(view):
+                    if trailers is not None:
+                        self.conn.send_headers(stream_id, trailers, end_stream=True)
                     del self.outbound[stream_id]
                     break
             if stream_id in self.outbound:
@@ -280,7 +297,8 @@ def h2_origin_both(pki) -> Iterator[H2Origin]:
 
 class H2Client:
     """An HTTP/2 client (h2) through the proxy: CONNECT, TLS trusting the proxy's CA, ALPN h2.
-    ``responses[stream_id]`` collects each stream's status, headers, body and reset code."""
+    ``responses[stream_id]`` collects each stream's status, headers, body, trailers and
+    reset code."""
 
     def __init__(self, proxy_port: int, target: str, cafile: str,
                  server_hostname: str = "localhost") -> None:
@@ -299,6 +317,7 @@ class H2Client:
         self.conn.initiate_connection()
         self.responses: dict[int, dict] = {}
         self.outbound: dict[int, memoryview] = {}
+        self.request_trailers: dict[int, list[tuple[str, str]]] = {}
         self.terminated: h2.events.ConnectionTerminated | None = None
         self.closed = False
         self.flush()
@@ -309,15 +328,20 @@ class H2Client:
             self.sock.sendall(data)
 
     def request(self, path: str, method: str = "GET", body: bytes = b"",
-                headers: list[tuple[str, str]] = ()) -> int:
+                headers: list[tuple[str, str]] = (),
+                trailers: list[tuple[str, str]] | None = None) -> int:
+        """Open a stream; ``trailers`` end the request after its body (if any)."""
         stream_id = self.conn.get_next_available_stream_id()
         fields = [(":method", method), (":scheme", "https"),
                   (":authority", self.authority.decode()), (":path", path), *headers]
         if body:
             fields.append(("content-length", str(len(body))))
-        self.conn.send_headers(stream_id, fields, end_stream=not body)
-        self.responses[stream_id] = {"body": [], "done": False, "informational": []}
-        if body:
+        self.conn.send_headers(stream_id, fields, end_stream=not body and trailers is None)
+        self.responses[stream_id] = {"body": [], "done": False, "informational": [],
+                                     "trailers": None}
+        if trailers is not None:
+            self.request_trailers[stream_id] = trailers
+        if body or trailers is not None:
             self.outbound[stream_id] = memoryview(body)
         self.pump()
         return stream_id
@@ -329,17 +353,21 @@ class H2Client:
     def pump(self) -> None:
         for stream_id in list(self.outbound):
             view = self.outbound[stream_id]
+            trailers = self.request_trailers.get(stream_id)
             while len(view):
                 size = min(len(view), self.conn.local_flow_control_window(stream_id),
                            self.conn.max_outbound_frame_size)
                 if size <= 0:
                     break
-                self.conn.send_data(stream_id, bytes(view[:size]), end_stream=size == len(view))
+                self.conn.send_data(stream_id, bytes(view[:size]),
+                                    end_stream=size == len(view) and trailers is None)
                 view = view[size:]
             if len(view):
                 self.outbound[stream_id] = view
             else:
                 del self.outbound[stream_id]
+                if trailers is not None:
+                    self.conn.send_headers(stream_id, trailers, end_stream=True)
         self.flush()
 
     def receive_once(self) -> None:
@@ -357,6 +385,9 @@ class H2Client:
                 r = self.responses[event.stream_id]
                 r["status"] = int(dict(event.headers)[b":status"])
                 r["headers"] = [(k.decode(), v.decode()) for k, v in event.headers]
+            elif isinstance(event, h2.events.TrailersReceived):
+                self.responses[event.stream_id]["trailers"] = [
+                    (k.decode(), v.decode()) for k, v in event.headers]
             elif isinstance(event, h2.events.DataReceived):
                 self.responses[event.stream_id]["body"].append(event.data)
                 self.conn.acknowledge_received_data(event.flow_controlled_length,
@@ -853,3 +884,189 @@ def test_h2load_many_streams_through_mitmdump(mitmdump, h2_origin, pki, free_por
     assert len(h2_origin.requests) == 100 and h2_origin.connections == 1
     rc, _ = m.stop()
     assert rc == 0 and m.err == ""
+
+
+
+# --- trailers ------------------------------------------------------------------------------------
+
+def test_response_trailers_reach_the_client(h2_proxy, h2_origin, pki, h2_clients):
+    """gRPC's status comes after the body: the client gets it, the flow holds it."""
+    client = h2_clients(h2_proxy.port, f"localhost:{h2_origin.port}", pki.proxy_ca_cert)
+    with_trailers, without = client.wait(client.request("/trailers"), client.request("/echo"))
+    assert with_trailers["trailers"] == [("grpc-status", "0"), ("grpc-message", "all good")]
+    assert json.loads(with_trailers["body"])[":path"] == "/trailers"
+    assert without["trailers"] is None and without["done"]
+    flows = {f.request.path: f for f in http2_flows(h2_proxy, 2)}
+    trailers = flows["/trailers"].response.trailers
+    assert trailers.fields == ((b"grpc-status", b"0"), (b"grpc-message", b"all good"))
+    assert "grpc-status" not in flows["/trailers"].response.headers
+    assert flows["/echo"].response.trailers is None
+    check_path(h2_proxy)
+
+
+def test_request_trailers_reach_the_origin(h2_proxy, h2_origin, pki, h2_clients):
+    """With a body and without one (HEADERS, then the trailers' HEADERS)."""
+    client = h2_clients(h2_proxy.port, f"localhost:{h2_origin.port}", pki.proxy_ca_cert)
+    upload = os.urandom(200_000)
+    ids = [client.request("/echo/up", method="POST", body=upload,
+                          trailers=[("x-checksum", "abc")]),
+           client.request("/echo/none", method="POST", trailers=[("x-only", "trailer")])]
+    up, bodyless = (json.loads(r["body"]) for r in client.wait(*ids))
+    assert up["trailers"] == [["x-checksum", "abc"]]
+    assert up["body_sha256"] == hashlib.sha256(upload).hexdigest()
+    assert bodyless["trailers"] == [["x-only", "trailer"]] and bodyless["body_length"] == 0
+    flows = {f.request.path: f for f in http2_flows(h2_proxy, 2)}
+    assert flows["/echo/up"].request.trailers["x-checksum"] == "abc"
+    assert flows["/echo/up"].request.content == upload
+    assert flows["/echo/none"].request.trailers["x-only"] == "trailer"
+    check_path(h2_proxy)
+
+
+def test_hooks_change_the_trailers(proxy, h2_origin, pki, h2_clients):
+    """What the hooks leave in ``.trailers`` is what goes out: changed, added to a
+    message that had none, or removed."""
+    from netlib.http import Headers
+
+    def request(flow):
+        if flow.request.trailers is not None:
+            flow.request.trailers["x-checksum"] = "changed"
+
+    def response(flow):
+        path = flow.request.path
+        if path == "/trailers":
+            flow.response.trailers["grpc-status"] = "13"
+        elif path == "/echo/added":
+            flow.response.trailers = Headers([(b"X-Added", b"by hook")])
+        elif path == "/trailers/removed":
+            flow.response.trailers = None
+    proxy.master.on["request"] = request
+    proxy.master.on["response"] = response
+    client = h2_clients(proxy.port, f"localhost:{h2_origin.port}", pki.proxy_ca_cert)
+    ids = [client.request("/trailers", method="POST", body=b"x",
+                          trailers=[("x-checksum", "abc")]),
+           client.request("/echo/added"), client.request("/trailers/removed")]
+    changed, added, removed = client.wait(*ids)
+    assert changed["trailers"] == [("grpc-status", "13"), ("grpc-message", "all good")]
+    assert json.loads(changed["body"])["trailers"] == [["x-checksum", "changed"]]
+    assert added["trailers"] == [("x-added", "by hook")]
+    assert removed["trailers"] is None and removed["done"] and "reset" not in removed
+
+
+def test_a_streamed_response_keeps_its_trailers(proxy, h2_origin, pki, h2_clients):
+    def responseheaders(flow):
+        flow.response.stream = True
+    proxy.master.on["responseheaders"] = responseheaders
+    client = h2_clients(proxy.port, f"localhost:{h2_origin.port}", pki.proxy_ca_cert)
+    r = client.get("/trailers")
+    assert r["trailers"] == [("grpc-status", "0"), ("grpc-message", "all good")]
+    assert http2_flows(proxy)[0].response.trailers["grpc-status"] == "0"
+
+
+def test_http1_trailers_go_out_as_http2_trailers(proxy, h2_origin, pki, h2_clients):
+    """A hook answers with a response read from HTTP/1.1 bytes (chunked, with a trailer
+    section, as a recorded HTTP/1 response has them): the HTTP/2 client gets the trailers
+    as a trailer block, without the fields only an HTTP/1 head may carry."""
+    from netlib.http import http1
+    from netlib.tcp.buffered import Reader
+    from libmproxy.models import HTTPResponse
+    raw = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+           b"5\r\nhello\r\n0\r\nGrpc-Status: 0\r\nConnection: close\r\n\r\n")
+
+    def request(flow):
+        if flow.request.http_version == "HTTP/2.0":
+            flow.response = HTTPResponse.wrap(http1.read_response(Reader.from_bytes(raw),
+                                                                  flow.request))
+    proxy.master.on["request"] = request
+    client = h2_clients(proxy.port, f"localhost:{h2_origin.port}", pki.proxy_ca_cert)
+    r = client.get("/never-sent")
+    assert (r["status"], r["body"], r["trailers"]) == (200, b"hello", [("grpc-status", "0")])
+    assert h2_origin.requests == []
+
+
+def test_trailers_to_h2_leaves_out_what_a_trailer_block_may_not_carry():
+    from netlib.http import Headers
+    trailers = Headers([(b"Grpc-Status", b"0"), (b"Content-Length", b"5"),
+                        (b"Transfer-Encoding", b"chunked"), (b"Host", b"a"),
+                        (b"Connection", b"close"), (b"Expires", b"x")])
+    assert http2_messages.trailers_to_h2(trailers) == [(b"grpc-status", b"0"),
+                                                       (b"expires", b"x")]
+    assert http2_messages.trailers_to_h2(None) is None
+    assert http2_messages.trailers_to_h2(Headers()) is None
+    assert http2_messages.trailers_to_h2(Headers([(b"Connection", b"close")])) is None
+    assert http2_messages.trailers_from_h2([(b"grpc-status", b"0")]).fields == (
+        (b"grpc-status", b"0"),)
+
+
+TRAILER_SCRIPT = """\
+def response(flow):
+    if flow.response.trailers is not None:
+        flow.response.trailers["x-script"] = "saw " + flow.response.trailers["grpc-status"]
+"""
+
+
+def nghttp(*args: str) -> str:
+    """nghttp's verbose output: every frame, the trailer block's fields among them."""
+    nghttp = shutil.which("nghttp")
+    assert nghttp, "nghttp is missing: install nghttp2-client (.ci/run does)"
+    result = subprocess.run([nghttp, "-v", *args], capture_output=True, text=True,
+                            timeout=WAIT * 2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def received_trailers(output: str) -> list[str]:
+    """The fields of the second header block nghttp received (the trailers): it prints a
+    block's fields, then the HEADERS frame that carried them."""
+    blocks, fields = [], []
+    for line in output.splitlines():
+        if "] recv (stream_id=" in line:
+            fields.append(line.split(") ", 1)[1])
+        elif "] recv HEADERS frame" in line:
+            blocks.append(fields)
+            fields = []
+    assert len(blocks) == 2, output
+    return blocks[1]
+
+
+def test_mitmdump_relays_trailers_both_ways_through_a_script(mitmdump, h2_origin, pki,
+                                                             tmp_path):
+    """A real HTTP/2 client (nghttp) sends request trailers and is shown the response's,
+    through mitmdump with a ``response`` script that adds one."""
+    script = tmp_path / "trailers.py"
+    script.write_text(TRAILER_SCRIPT)
+    upload = tmp_path / "upload"
+    upload.write_bytes(b"payload")
+    m = mitmdump("-R", h2_origin.url, "--upstream-trusted-ca", pki.bundle,
+                 "-s", str(script)).started()
+    output = nghttp("-d", str(upload), "--trailer", "x-request-trailer: sent",
+                    f"https://localhost:{m.port}/trailers")
+    assert received_trailers(output) == ["grpc-status: 0", "grpc-message: all good",
+                                         "x-script: saw 0"]
+    h2_origin.wait_for(lambda: h2_origin.requests)
+    assert h2_origin.requests[0]["trailers"] == [("x-request-trailer", "sent")]
+    m.wait_for(" << 200 ")
+    rc, _ = m.stop()
+    assert rc == 0 and m.err == ""
+
+
+def test_mitmdump_relays_and_saves_trailers_without_hooks(mitmdump, h2_origin, pki, tmp_path):
+    """No hook asks: the connection thread relays the stream, trailers included, and the
+    saved flow keeps them."""
+    from libmproxy.flow import FlowReader
+    path = tmp_path / "flows"
+    upload = tmp_path / "upload"
+    upload.write_bytes(b"payload")
+    m = mitmdump("-R", h2_origin.url, "--upstream-trusted-ca", pki.bundle,
+                 "-w", str(path)).started()
+    output = nghttp("-d", str(upload), "--trailer", "x-request-trailer: sent",
+                    f"https://localhost:{m.port}/trailers")
+    assert received_trailers(output) == ["grpc-status: 0", "grpc-message: all good"]
+    h2_origin.wait_for(lambda: h2_origin.requests)
+    assert h2_origin.requests[0]["trailers"] == [("x-request-trailer", "sent")]
+    m.wait_for(" << 200 ")
+    rc, _ = m.stop()
+    assert rc == 0 and m.err == ""
+    with open(path, "rb") as f:
+        [flow] = list(FlowReader(f).stream())
+    assert flow.request.trailers.fields == ((b"x-request-trailer", b"sent"),)
+    assert flow.response.trailers["grpc-message"] == "all good"

@@ -130,6 +130,32 @@ def test_assemble_body_chunked_empty_body_is_just_the_terminator():
     assert list(assemble_body(Headers([(b"Transfer-Encoding", b"chunked")]), [])) == [b"0\r\n\r\n"]
 
 
+def test_assemble_chunked_response_ends_with_its_trailers():
+    resp = make_response(headers=((b"Transfer-Encoding", b"chunked"),), content=b"hello")
+    resp.trailers = Headers([(b"X-Checksum", b"abc"), (b"grpc-status", b"0")])
+    assert assemble_response(resp) == (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+        b"0\r\nX-Checksum: abc\r\ngrpc-status: 0\r\n\r\n")
+
+
+def test_assemble_body_looks_the_trailers_up_after_the_last_chunk():
+    """A relayed body's trailers are set by its reader when it ends: the writer must not
+    look before."""
+    resp = make_response(headers=((b"Transfer-Encoding", b"chunked"),), content=None)
+
+    def chunks():
+        yield b"abc"
+        resp.trailers = [("X-Late", "yes")]
+    assert list(assemble_body(resp.headers, chunks(), resp)) == [
+        b"3\r\nabc\r\n", b"0\r\nX-Late: yes\r\n\r\n"]
+
+
+def test_trailers_are_not_sent_without_chunked_framing():
+    resp = make_response(content=b"hi")
+    resp.trailers = [("X-T", "1")]
+    assert assemble_response(resp) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi"
+
+
 def test_assemble_body_not_chunked_passes_chunks_through():
     headers = Headers([(b"Content-Length", b"6"), (b"Transfer-Encoding-X", b"chunked")])
     assert list(assemble_body(headers, [b"abc", b"def"])) == [b"abc", b"def"]

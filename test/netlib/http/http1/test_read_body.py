@@ -75,6 +75,46 @@ def test_chunk_extensions_are_ignored_and_trailers_consumed(chunk):
     assert rfile.read() == b"NEXT"
 
 
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_trailers_are_set_on_the_message_once_the_body_is_read(chunk):
+    message = read_response_head(reader(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    rfile = reader(b"5\r\nhello\r\n0\r\nX-Checksum: abc\r\ngrpc-status:0\r\n\r\nNEXT", chunk)
+    chunks = read_body(rfile, None, message=message)
+    first = next(chunks)
+    assert message.trailers is None  # they come after the body
+    assert first + b"".join(chunks) == b"hello"
+    assert message.trailers.fields == ((b"X-Checksum", b"abc"), (b"grpc-status", b"0"))
+    assert message.headers.get("x-checksum") is None  # never merged into the head
+    assert rfile.read() == b"NEXT"
+
+
+def test_no_trailers_leave_the_message_without_any():
+    message = read_response_head(reader(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    assert b"".join(read_body(reader(b"1\r\nx\r\n0\r\n\r\n"), None, message=message)) == b"x"
+    assert message.trailers is None
+
+
+def test_read_response_and_request_keep_the_trailers():
+    response = read_response(reader(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    b"2\r\nok\r\n0\r\nX-T: 1\r\n\r\n"),
+                             read_request_head(reader(b"GET / HTTP/1.1\r\n\r\n")))
+    assert (response.content, response.trailers["x-t"]) == (b"ok", "1")
+    request = read_request(reader(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  b"0\r\nX-R: 2\r\n\r\n"))
+    assert (request.content, request.trailers["x-r"]) == (b"", "2")
+
+
+@pytest.mark.parametrize("trailer, error", [
+    (b"no colon here", exceptions.HttpSyntaxException),
+    (b"bad name: x", exceptions.HttpSyntaxException),
+    (b" folded: x", exceptions.HttpSyntaxException),
+])
+def test_bad_trailers_are_refused_naming_the_trailer_block(trailer, error):
+    message = read_response_head(reader(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    with pytest.raises(error, match="trailer block: .*" + trailer.split()[0].decode()):
+        body(b"0\r\n" + trailer + b"\r\n\r\n", None, message=message)
+
+
 def test_chunk_size_is_hex_in_either_case():
     assert body(b"a\r\n0123456789\r\nA\r\n0123456789\r\n0\r\n\r\n", None) == b"0123456789" * 2
 
