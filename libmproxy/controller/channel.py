@@ -135,8 +135,9 @@ class Channel:
     def __init__(self, q: queue.Queue, should_exit: threading.Event,
                  pending: PendingReplies | None = None,
                  policy: EventPolicy | None = None,
-                 backlog: threading.Semaphore | None = None) -> None:
+                 backlog: threading.Semaphore | None = None, inline: Any = None) -> None:
         self.q = q
+        self.inline = inline
         self.backlog = backlog
         self.should_exit = should_exit
         self.pending = PendingReplies() if pending is None else pending
@@ -152,6 +153,14 @@ class Channel:
         if self.should_exit.is_set() or not self.pending.add(reply):
             raise exceptions.Kill("the master is shutting down")
         try:
+            inline = self.inline
+            if inline is not None and inline.inline_ready:
+                with inline.dispatch_lock:
+                    now = not self.q.unfinished_tasks
+                    if now:
+                        inline.dispatch(mtype, obj, reply)
+                if now:
+                    return reply.wait()
             self.q.put(Event(mtype, obj, reply))
             return reply.wait()
         finally:

@@ -74,6 +74,11 @@ class Master:
     ``clientconnect``, ``log``, ...), each taking the event's object.
     """
 
+    # Whether asks may be handled on the asking thread (Channel.ask). A master whose hooks
+    # must run on its own thread (the console: its hooks change what the screen shows)
+    # says False.
+    INLINE_ASKS = True
+
     def __init__(self, server: Server | None = None) -> None:
         self.event_queue: queue.Queue = queue.Queue()
         self.should_exit = threading.Event()
@@ -84,13 +89,18 @@ class Master:
         self.servers: list[Server] = []
         self._threads: list[threading.Thread] = []
         self._shutdown_lock = threading.Lock()
+        # Held while any event is handled, on whatever thread: hooks still run one at a
+        # time (see Channel.ask for the asks handled on their connection's thread).
+        self.dispatch_lock = threading.Lock()
+        # Set while run() loops: only then may a channel handle an ask on its own thread.
+        self.inline_ready = False
         if server is not None:
             self.add_server(server)
 
     def make_channel(self) -> Channel:
         """A channel onto this master's queue, whose waiting threads shutdown releases."""
         return Channel(self.event_queue, self.should_exit, self.pending, self.event_policy,
-                       self.backlog)
+                       self.backlog, self if self.INLINE_ASKS else None)
 
     def set_event_policy(self, actions: Mapping[str, str], default: str | None = None) -> None:
         """Say per event whether the proxy asks ("ask"), tells ("tell") or skips ("skip") it
@@ -123,10 +133,12 @@ class Master:
         answered their clients, so their flows belong in the output and the flow file.
         """
         self.start()
+        self.inline_ready = True
         try:
             while (event := self.event_queue.get()) is not _STOP:
                 self._dispatch_queued(event)
         finally:
+            self.inline_ready = False
             self.shutdown()
             self._drain()
 
@@ -134,9 +146,13 @@ class Master:
         reply = event.reply
         if isinstance(reply, ToldReply):
             reply.release()
-        if self.should_exit.is_set() and not isinstance(reply, DummyReply):
-            return  # an asked event: shutdown has already answered it with Kill
-        self.dispatch(*event)
+        with self.dispatch_lock:
+            try:
+                if self.should_exit.is_set() and not isinstance(reply, DummyReply):
+                    return  # an asked event: shutdown has already answered it with Kill
+                self.dispatch(*event)
+            finally:
+                self.event_queue.task_done()
 
     def _drain(self) -> None:
         while True:
@@ -146,6 +162,8 @@ class Master:
                 return
             if event is not _STOP:
                 self._dispatch_queued(event)
+            else:
+                self.event_queue.task_done()
 
     def dispatch(self, mtype: str, obj: Any, reply: Reply | DummyReply | None = None
                  ) -> Reply | DummyReply:

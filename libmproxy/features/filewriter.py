@@ -1,24 +1,41 @@
 """``-w``/``-a``: every completed flow (matching mitmdump's filter, if one is given) goes to
-a flow file, flushed at once, so a killed mitmdump loses at most the flow in progress.
+a flow file, flushed at once, so a killed mitmdump loses at most the flows in progress.
 
-The writer keeps no flows, only the ids of the last ``RECENT_IDS`` it wrote: an error can
-follow a flow's response (the client went away before the body was sent), and that flow is
-written once, at its response.
+Encoding a flow is the dearest thing a proxy that records does (about 50-100 us of Python
+per flow, more than relaying it), so it does not happen in the hook: the hook hands the
+flow to the writer's own thread ("flow writer") and returns, and the connection that
+completed the flow goes on at once. The thread encodes and writes flows in the order they
+completed, flushing each. A flow is not changed after its response or error event, so the
+thread may read it while the connection moves on.
+
+The writer keeps no flows beyond those waiting for its thread (at most ``MAX_WAITING``:
+then the hook waits, so memory stays bounded), and only the ids of the last
+``RECENT_IDS`` it wrote: an error can follow a flow's response (the client went away
+before the body was sent), and that flow is written once, at its response.
 """
 from __future__ import annotations
 
 import collections
+import queue
+import threading
 from typing import Any, BinaryIO, Callable
 
 from libmproxy.exceptions import FlowWriteException
 from libmproxy.flow.io import FlowWriter
 from libmproxy.flow.master import Feature
 
-__all__ = ["FileWriter", "RECENT_IDS"]
+__all__ = ["FileWriter", "RECENT_IDS", "MAX_WAITING"]
 
 # An error follows its response at once, so a short memory is enough; the bound keeps a
 # long-running mitmdump's memory flat.
 RECENT_IDS = 1024
+
+# Flows handed over and not yet written. The thread keeps up unless the disk stalls;
+# then the proxy slows down to the disk's pace instead of queueing flows without limit.
+MAX_WAITING = 1000
+
+# Tells the writer thread to finish.
+_DONE = None
 
 
 class FileWriter(Feature):
@@ -34,17 +51,42 @@ class FileWriter(Feature):
         self.path = path
         self.writer = FlowWriter(self.file)
         self.filt = filt
+        self.master: Any = None
         self._written: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._waiting: queue.Queue = queue.Queue(MAX_WAITING)
+        self._thread = threading.Thread(target=self._write_waiting, name="flow writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def configure(self, master: Any) -> None:
+        self.master = master
 
     def write(self, flow: Any) -> None:
         if self.file is None or flow.id in self._written:
             return
         if self.filt is not None and not self.filt(flow):
             return
-        self.writer.add(flow)
+        self._waiting.put(flow)
         self._written[flow.id] = None
         if len(self._written) > RECENT_IDS:
             self._written.popitem(last=False)
+
+    def _write_waiting(self) -> None:
+        """The writer thread: write each flow handed over, in order, until ``done``."""
+        failed = False
+        while (flow := self._waiting.get()) is not _DONE:
+            if failed:
+                continue  # reported once; the proxy goes on without recording
+            try:
+                self.writer.add(flow)
+            except (OSError, ValueError, TypeError) as e:
+                failed = True
+                self._report(f"{self.path}: cannot write flows any more ({e}); "
+                             f"the proxy goes on without recording")
+
+    def _report(self, message: str) -> None:
+        from libmproxy import ctx
+        ctx.emit(self.master, message, "error")
 
     def response(self, flow: Any) -> None:
         self.write(flow)
@@ -53,7 +95,9 @@ class FileWriter(Feature):
         self.write(flow)
 
     def done(self) -> None:
-        """Close the file. Every flow is already flushed; this only releases it."""
+        """Write what is still waiting, then close the file."""
         if self.file is not None:
+            self._waiting.put(_DONE)
+            self._thread.join()
             self.file.close()
             self.file = None

@@ -3,6 +3,7 @@ handlers, saved flows, and a real proxy whose hooks run through the chain."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -365,9 +366,12 @@ def test_a_flow_is_no_longer_live_once_its_connection_is_done_with_it(pki, origi
 
 
 def test_the_asker_is_answered_before_the_observers_run(running):
-    """Once only observers are left in the chain, the connection thread goes on: the
-    flow file and the printer never hold a connection up."""
+    """On a master that handles every event on its own thread (the console), once only
+    observers are left in the chain the connection thread goes on: the printer never
+    holds a connection up."""
     master, channel = running
+    master.INLINE_ASKS = False
+    channel = master.make_channel()
     answered, release, observed = threading.Event(), threading.Event(), threading.Event()
     order: list = []
 
@@ -395,3 +399,56 @@ def test_the_asker_is_answered_before_the_observers_run(running):
     asker.join(WAIT)
     assert observed.wait(WAIT)
     assert order == ["changer", "observer"]
+
+
+def test_an_ask_is_handled_on_the_asking_thread(running):
+    """mitmdump's masters handle an ask on the connection's own thread, one hook at a
+    time, saving two thread switches per event."""
+    master, channel = running
+    threads: list = []
+
+    class Recorder(Feature):
+        def request(self, flow: HTTPFlow) -> None:
+            threads.append(threading.current_thread().name)
+
+    master.add_feature(Recorder())
+    asker = threading.Thread(target=channel.ask, args=("request", make_flow()),
+                             name="test asker")
+    asker.start()
+    asker.join(WAIT)
+    assert threads == ["test asker"]
+
+
+def test_an_ask_waits_for_the_events_queued_before_it():
+    """Events keep their order: an ask made while told events are still queued goes
+    through the queue behind them (to the master's thread), so hooks see a connection's
+    clientconnect before its request."""
+    master = Master()
+    channel = master.make_channel()
+    order: list = []
+
+    class Recorder(Feature):
+        observes = frozenset({"clientconnect"})
+
+        def clientconnect(self, conn: Any) -> None:
+            order.append(conn)
+
+        def request(self, flow: HTTPFlow) -> None:
+            order.append(("request", threading.current_thread().name))
+
+    master.add_feature(Recorder())
+    master.inline_ready = True  # as while run() loops; the loop starts below
+    channel.tell("clientconnect", "first")
+    channel.tell("clientconnect", "second")
+    asker = threading.Thread(target=channel.ask, args=("request", make_flow()),
+                             name="test asker")
+    asker.start()
+    deadline = time.monotonic() + WAIT
+    while master.event_queue.qsize() < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)  # until the ask is queued behind the told events
+    loop = threading.Thread(target=master.run, name="test master")
+    loop.start()
+    asker.join(WAIT)
+    master.shutdown()
+    loop.join(WAIT)
+    assert order == ["first", "second", ("request", "test master")]
