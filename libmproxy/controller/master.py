@@ -5,6 +5,14 @@ threads put events on it through their ``Channel``; the master calls the handler
 named after the event, then delivers the reply unless the handler took it. Because all hook
 code runs on this one thread, hooks never need locks.
 
+An ask need not travel: when nothing is queued before it, the asking thread handles it
+itself, holding ``dispatch_lock`` (``Channel.ask``). Every event is handled under that
+lock, on whichever thread, so hooks still run one at a time and never need locks of their
+own, and the order of events holds (an ask waits behind events still queued). This saves
+two thread switches and a GIL hand-over per event, which under load were most of what a
+script cost. A master whose hooks must run on its own thread (the console, whose hooks
+change what the screen shows) sets ``INLINE_ASKS = False``.
+
 Shutdown is final: it stops the servers, answers every pending reply with ``Kill`` (so no
 connection thread stays blocked) and puts a sentinel on the queue so ``run()`` returns.
 """
