@@ -16,6 +16,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from typing import Iterator
 
 import pytest
@@ -289,7 +290,10 @@ def test_writes_completed_flows(tmp_path):
     failed = make_flow("/2", status=None)
     failed.error = Error("refused")
     m.dispatch("error", failed)
-    # Written as they complete, before close.
+    # Written as they complete (by the writer's thread), before close.
+    deadline = time.monotonic() + 10
+    while len(read_flows(path)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert [f.request.path for f in read_flows(path)] == ["/1", "/2"]
     m.close()
     m.close()
