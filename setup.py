@@ -45,6 +45,7 @@ setup(
     },
     entry_points={"console_scripts": [
         "mitmdump = libmproxy.main:mitmdump",
+        "mitmproxy = libmproxy.main:mitmproxy",
         "pathod = libpathod.pathod_cmdline:go_pathod",
         "pathoc = libpathod.pathoc_cmdline:go_pathoc",
     ]},

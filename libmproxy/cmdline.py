@@ -1,4 +1,5 @@
-"""mitmdump's command line: the flags (0.18's names), their checks, and what they become.
+"""The tools' command lines (mitmdump, mitmproxy): the flags (0.18's names), their
+checks, and what they become.
 
 Rules of this file:
 
@@ -35,6 +36,7 @@ from libmproxy.version import VERSION
 
 __all__ = [
     "APP_HOST", "APP_PORT", "CA_DIR", "DEFAULT_PORT", "ArgumentParser", "mitmdump",
+    "mitmproxy", "get_console_options",
     "common_options", "server_spec", "cert_spec", "get_common_options", "get_proxy_kwargs",
     "process_proxy_options", "version",
 ]
@@ -512,6 +514,40 @@ def mitmdump(prog: str = "mitmdump") -> ArgumentParser:
     return parser
 
 
+def mitmproxy(prog: str = "mitmproxy") -> ArgumentParser:
+    """The parser of ``mitmproxy``, the console: mitmdump's options (without its output
+    flags) plus the console's own, 0.18's names."""
+    from libmproxy.console import palettes  # no urwid import: mitmdump stays light
+
+    parser = ArgumentParser(
+        prog=prog, usage="%(prog)s [options]",
+        description="mitmproxy: an interactive intercepting HTTP(S) proxy in the console; "
+                    "press ? in it for help.")
+    common_options(parser)
+    group = parser.add_argument_group("Console")
+    group.add_argument("--palette", dest="palette", default=palettes.DEFAULT,
+                       choices=sorted(palettes.PALETTES), metavar="NAME",
+                       help=f"Colour palette: {', '.join(sorted(palettes.PALETTES))}. "
+                            f"(default: {palettes.DEFAULT})")
+    group.add_argument("--palette-transparent", action="store_true",
+                       dest="palette_transparent",
+                       help="Draw on the terminal's own background.")
+    group.add_argument("-e", "--eventlog", action="store_true", dest="eventlog",
+                       help="Show the event log at start.")
+    group.add_argument("-f", "--follow", action="store_true", dest="follow",
+                       help="Follow the flow list: focus each new flow.")
+    group.add_argument("--no-mouse", action="store_true", dest="no_mouse",
+                       help="Do not use the mouse (leaves the terminal's own selection "
+                            "working).")
+    group = parser.add_argument_group(
+        "Filters", "Filter expressions; press ? in mitmproxy for their syntax.")
+    group.add_argument("-i", "--intercept", dest="intercept", type=filter_expression,
+                       metavar="FILTER", help="Intercept the flows matching FILTER.")
+    group.add_argument("-l", "--limit", dest="limit", type=filter_expression,
+                       metavar="FILTER", help="Show only the flows matching FILTER.")
+    return parser
+
+
 # --- from parsed flags to options ----------------------------------------------------------
 
 # Parsed values the master and ProxyConfig take as they are (destination = option name).
@@ -542,9 +578,21 @@ def get_common_options(args: argparse.Namespace) -> dict[str, Any]:
     return dict(
         _pick(args, MASTER_OPTIONS),
         filtstr=" ".join(filter_words) or None,
-        flow_detail=0 if quiet else args.flow_detail,
+        flow_detail=0 if quiet else getattr(args, "flow_detail", DEFAULT_FLOW_DETAIL),
         verbosity=QUIET_VERBOSITY if quiet else DEFAULT_VERBOSITY + args.verbose,
     )
+
+
+# The console's own flags (destination = option name), and the proxy settings it can
+# change at run time, which its options therefore carry too.
+CONSOLE_OPTIONS = ("intercept", "limit", "palette", "palette_transparent", "eventlog",
+                   "follow", "no_mouse", "ignore_hosts", "tcp_hosts", "no_upstream_cert")
+
+
+def get_console_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The console master's options: mitmdump's and the console's own. The console
+    always keeps serving, whatever --keepserving says."""
+    return dict(get_common_options(args), **_pick(args, CONSOLE_OPTIONS), keepserving=True)
 
 
 def get_proxy_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The tools' entry points. ``mitmdump`` is the console script ``mitmdump``.
+"""The tools' entry points: the console scripts ``mitmdump`` and ``mitmproxy`` (the
+console, which shares mitmdump's startup: config files, flags, proxy, signals).
 
 Startup either succeeds or prints one line to stderr and exits non-zero: 2 for a bad
 command line (argparse's convention), 1 for anything else that stops the start (the port
@@ -21,7 +22,9 @@ from libmproxy.controller import DummyServer
 from libmproxy.exceptions import ServerException
 from libmproxy.onboarding import Onboarding
 
-__all__ = ["mitmdump", "EXIT_OK", "EXIT_STARTUP_ERROR", "EXIT_USAGE", "STOP_SIGNALS"]
+__all__ = [
+    "mitmdump", "mitmproxy", "EXIT_OK", "EXIT_STARTUP_ERROR", "EXIT_USAGE", "STOP_SIGNALS",
+]
 
 EXIT_OK = 0
 EXIT_STARTUP_ERROR = 1
@@ -92,8 +95,9 @@ class _SignalStopper:
     fd at once, so a watcher thread reading it shuts the master down in that case.
     """
 
-    def __init__(self, master: dump.DumpMaster) -> None:
+    def __init__(self, master: Any, tool: str = "mitmdump") -> None:
         self.master = master
+        self.tool = tool
         self.thread: threading.Thread | None = None
         self._previous: dict[int, Any] = {}
         self._previous_wakeup_fd = -1
@@ -107,7 +111,7 @@ class _SignalStopper:
         os.set_blocking(write_fd, False)  # the interpreter's rule for a wakeup fd
         self._previous_wakeup_fd = signal.set_wakeup_fd(write_fd)
         self._watcher = threading.Thread(target=self._watch, args=(read_fd,),
-                                         name="mitmdump signal watcher", daemon=True)
+                                         name=f"{self.tool} signal watcher", daemon=True)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             self._watcher.start()
@@ -136,8 +140,41 @@ class _SignalStopper:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.thread is None:
             self.thread = threading.Thread(target=self.master.shutdown,
-                                           name="mitmdump shutdown on signal", daemon=True)
+                                           name=f"{self.tool} shutdown on signal",
+                                           daemon=True)
             self.thread.start()
+
+
+def _parse_args(tool: str, parser: Any, argv: Sequence[str] | None) -> Any:
+    """``argv`` (default: the process's arguments) after the settings of the tool's config
+    files, parsed. Bad flags and bad config files exit through argparse (status 2)."""
+    try:
+        argv = config_files.argv_with_config(
+            tool, parser, sys.argv[1:] if argv is None else argv)
+    except config_files.ConfigError as e:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {e}\n")
+    return parser.parse_args(argv)
+
+
+def _server(no_server: bool, config: Any) -> Any:
+    """The proxy server (-n: one that serves nothing). ServerException if it cannot
+    listen."""
+    if no_server:
+        return DummyServer(config)
+    from libmproxy.proxy import ProxyServer
+    return ProxyServer(config)
+
+
+def _start_servers(master: Any) -> None:
+    """Start the master's servers with the stop signals blocked: the server thread, and
+    the connection threads it starts, inherit the signal mask, so the kernel can only
+    deliver those signals to the main thread. A signal caught by another thread would
+    only set a flag that the main thread, asleep in its loop, never wakes up to read."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        master.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def mitmdump(argv: Sequence[str] | None = None) -> int:
@@ -145,12 +182,7 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
     its config files (libmproxy.config_files); return the exit status. Bad flags and bad
     config files exit through argparse (SystemExit 2)."""
     parser = cmdline.mitmdump()
-    try:
-        argv = config_files.argv_with_config(
-            "mitmdump", parser, sys.argv[1:] if argv is None else argv)
-    except config_files.ConfigError as e:
-        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {e}\n")
-    args = parser.parse_args(argv)
+    args = _parse_args("mitmdump", parser, argv)
     options = cmdline.get_common_options(args)
     cadir = cmdline.get_proxy_kwargs(args)["cadir"]
     config = cmdline.process_proxy_options(parser, args, apps=make_apps(options, cadir))
@@ -160,14 +192,10 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
     except dump.DumpError as e:
         return _fail(parser.prog, str(e))
     try:
-        if options["no_server"]:
-            server: Any = DummyServer(config)
-        else:
-            from libmproxy.proxy import ProxyServer
-            try:
-                server = ProxyServer(config)
-            except ServerException as e:
-                return _fail(parser.prog, str(e))
+        try:
+            server = _server(options["no_server"], config)
+        except ServerException as e:
+            return _fail(parser.prog, str(e))
         master.add_server(server)
         if options["rfile"]:
             try:
@@ -181,15 +209,7 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
             master.echo(_listening_line(server))
         stopper = _SignalStopper(master)
         stopper.install()
-        # The server thread, and the connection threads it starts, inherit the signal
-        # mask: with the stop signals blocked there, the kernel can only deliver them to
-        # the main thread. A signal caught by another thread would only set a flag that
-        # the main thread, asleep on the master's queue, never wakes up to look at.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        try:
-            master.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        _start_servers(master)
         switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         try:
@@ -199,6 +219,47 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
             stopper.uninstall()
     finally:
         master.close()
+    return EXIT_OK
+
+
+def mitmproxy(argv: Sequence[str] | None = None) -> int:
+    """Run the console with ``argv`` (default: the process's arguments) after the
+    settings of its config files; return the exit status. Every startup problem (a bad
+    flag, filter, script or flow file, a taken port, no terminal) is one line on stderr
+    before the screen opens."""
+    parser = cmdline.mitmproxy()
+    args = _parse_args("mitmproxy", parser, argv)
+    options = cmdline.get_console_options(args)
+    cadir = cmdline.get_proxy_kwargs(args)["cadir"]
+    config = cmdline.process_proxy_options(parser, args, apps=make_apps(options, cadir))
+
+    from libmproxy.console.master import ConsoleError, ConsoleMaster, ConsoleOptions
+    try:
+        master = ConsoleMaster(None, ConsoleOptions.from_dict(options))
+    except ConsoleError as e:
+        return _fail(parser.prog, str(e))
+    try:
+        try:
+            master.add_server(_server(options["no_server"], config))
+        except ServerException as e:
+            return _fail(parser.prog, str(e))
+        if options["rfile"]:
+            try:
+                master.read_flows(options["rfile"])
+            except ConsoleError as e:
+                return _fail(parser.prog, str(e))
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            return _fail(parser.prog, "the console needs a terminal (use mitmdump otherwise)")
+        stopper = _SignalStopper(master, "mitmproxy")
+        stopper.install()
+        try:
+            _start_servers(master)
+            master.run()
+        finally:
+            stopper.uninstall()
+    finally:
+        master.shutdown()
+        master.done()
     return EXIT_OK
 
 

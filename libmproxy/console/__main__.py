@@ -1,0 +1,6 @@
+"""``python -m libmproxy.console``: the ``mitmproxy`` command."""
+import sys
+
+from libmproxy.main import mitmproxy
+
+sys.exit(mitmproxy())
