@@ -74,6 +74,27 @@ def test_http_flows_round_trip_in_order():
     assert back[2].response.status_code == 404
 
 
+def test_flows_sharing_a_connection_are_each_written_whole():
+    """The writer encodes a connection shared by several flows once; every flow still
+    carries its own copy, and a connection that changed between flows is written as it
+    was at each flow."""
+    client, server = ClientConnection(("127.0.0.1", 5000)), ServerConnection(("example.com", 80))
+    buf = io.BytesIO()
+    writer = FlowWriter(buf)
+    for i in range(3):
+        f = make_flow(f"/{i}")
+        f.client_conn, f.server_conn = client, server
+        if i == 2:
+            server.timestamp_end = 1234.5  # the connection changed after the second flow
+        writer.add(f)
+    back = read(buf.getvalue())
+    assert [f.request.path for f in back] == ["/0", "/1", "/2"]
+    assert [f.server_conn.timestamp_end for f in back] == [None, None, 1234.5]
+    assert all(f.client_conn.address == client.address for f in back)
+    # Byte for byte what encoding each flow alone gives.
+    assert buf.getvalue() == b"".join(tnetstring.dumps(f.get_state()) for f in back)
+
+
 def test_tcp_flow_round_trips():
     f = TCPFlow(ClientConnection(("127.0.0.1", 5000)), ServerConnection(("example.com", 22)))
     f.messages = [TCPMessage(True, b"hello", 1.0), TCPMessage(False, b"\x00\xff", 2.0)]

@@ -196,3 +196,10 @@ def test_many_flows_encode_and_decode_quickly():
     for _ in range(2000):
         tnetstring.load(f)
     assert time.perf_counter() - start < 5
+
+
+def test_an_encoded_part_is_written_as_it_is():
+    part = tnetstring.dumps({"a": [1, b"x"]})
+    whole = tnetstring.dumps({"k": tnetstring.Encoded(part), "n": None})
+    assert whole == tnetstring.dumps({"k": {"a": [1, b"x"]}, "n": None})
+    assert tnetstring.loads(whole) == {"k": {"a": [1, b"x"]}, "n": None}
