@@ -57,7 +57,10 @@ class Reply:
     def __init__(self, obj: Any) -> None:
         self.obj = obj
         self._lock = threading.Lock()
-        self._delivered = threading.Event()
+        # A latch: held until the answer is delivered. A bare lock, not threading.Event,
+        # whose Condition costs more to make than a whole inline-handled ask.
+        self._delivered = threading.Lock()
+        self._delivered.acquire()
         self._state = ReplyState.PENDING
         self._answer: Any = None  # None: not chosen yet; KILL; or a 1-tuple holding the value
 
@@ -141,7 +144,7 @@ class Reply:
         if self._answer is None:
             self._answer = (self.obj,)
         self._state = ReplyState.COMMITTED
-        self._delivered.set()
+        self._delivered.release()
 
     # --- shutdown ---------------------------------------------------------------------------
 
@@ -157,7 +160,9 @@ class Reply:
 
     def wait(self) -> Any:
         """Block until delivered; return the value, or raise ``Kill``."""
-        self._delivered.wait()
+        if self._state is not ReplyState.COMMITTED:
+            with self._delivered:  # blocks until _deliver releases it
+                pass
         if self._answer is KILL:
             raise exceptions.Kill("killed by the master")
         return self._answer[0]

@@ -1,12 +1,14 @@
 """``-w``/``-a``: every completed flow (matching mitmdump's filter, if one is given) goes to
-a flow file, flushed at once, so a killed mitmdump loses at most the flows in progress.
+a flow file, flushed as soon as the writer has caught up, so a killed mitmdump loses at
+most the flows in progress.
 
 Encoding a flow is the dearest thing a proxy that records does (about 50-100 us of Python
 per flow, more than relaying it), so it does not happen in the hook: the hook hands the
 flow to the writer's own thread ("flow writer") and returns, and the connection that
 completed the flow goes on at once. The thread encodes and writes flows in the order they
-completed, flushing each. A flow is not changed after its response or error event, so the
-thread may read it while the connection moves on.
+completed, flushing whenever no other flow waits (one write per burst). A flow is not
+changed after its response or error event, so the thread may read it while the
+connection moves on.
 
 The writer keeps no flows beyond those waiting for its thread (at most ``MAX_WAITING``:
 then the hook waits, so memory stays bounded), and only the ids of the last
@@ -78,7 +80,9 @@ class FileWriter(Feature):
             if failed:
                 continue  # reported once; the proxy goes on without recording
             try:
-                self.writer.add(flow)
+                # Flushed when no other flow waits: one write for a burst of flows, and
+                # none completed is left unwritten once the thread has caught up.
+                self.writer.add(flow, flush=self._waiting.empty())
             except (OSError, ValueError, TypeError) as e:
                 failed = True
                 self._report(f"{self.path}: cannot write flows any more ({e}); "

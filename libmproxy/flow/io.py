@@ -127,8 +127,9 @@ class FlowWriter:
         # part name -> (its last state, that state encoded)
         self._last: dict[str, tuple[Any, tnetstring.Encoded]] = {}
 
-    def add(self, flow: Flow) -> None:
+    def add(self, flow: Flow, flush: bool = True) -> None:
         """Write ``flow`` and flush, so the file holds it even if the process dies next.
+        A writer with more flows at hand may pass ``flush=False`` for all but the last.
 
         The flow is encoded whole before the first byte is written: an encoding error
         leaves the file as it was.
@@ -147,7 +148,8 @@ class FlowWriter:
                 last[name] = (part, encoded)
                 state[name] = encoded
         self.fo.write(tnetstring.dumps(state))
-        self.fo.flush()
+        if flush:
+            self.fo.flush()
 
 
 class _CountingReader:
