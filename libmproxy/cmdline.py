@@ -258,11 +258,9 @@ def basic_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-a", "--afile", dest="outfile", type=_outfile("ab"), metavar="PATH",
                      help="Append every completed flow to PATH.")
     parser.add_argument("-r", "--read-flows", dest="rfile", type=existing_file, metavar="PATH",
-                        help="Read flows from PATH and run them through the scripts, "
-                             "features and output, then exit (--keepserving: then serve).")
-    parser.add_argument("--keepserving", action="store_true", dest="keepserving",
-                        help="Keep serving after client replay or reading a flow file with "
-                             "-r is done (mitmdump exits by default).")
+                        help="Read the flows of PATH at start: mitmdump runs them through "
+                             "the scripts, features and output, then exits (unless "
+                             "--keepserving); mitmproxy shows them in its flow list.")
     parser.add_argument("-s", "--script", action="append", dest="scripts", default=[],
                         metavar='"script.py --bar"',
                         help="Run an inline script, with arguments (quote the whole "
@@ -503,6 +501,9 @@ def mitmdump(prog: str = "mitmdump") -> ArgumentParser:
         description="mitmdump: an intercepting HTTP(S) proxy that prints and records the "
                     "traffic passing through it, like tcpdump for HTTP.")
     common_options(parser)
+    parser.add_argument("--keepserving", action="store_true", dest="keepserving",
+                        help="Keep serving after client replay or reading a flow file with "
+                             "-r is done (mitmdump exits by default).")
     group = parser.add_argument_group("Output")
     group.add_argument("-d", "--detail", action="count", dest="flow_detail",
                        default=DEFAULT_FLOW_DETAIL,
@@ -552,8 +553,8 @@ def mitmproxy(prog: str = "mitmproxy") -> ArgumentParser:
 
 # Parsed values the master and ProxyConfig take as they are (destination = option name).
 MASTER_OPTIONS = (
-    "outfile", "showhost", "no_server", "app", "app_host", "app_port", "rfile", "keepserving",
-    "scripts", "anticache", "anticomp", "stickycookie", "stickyauth", "stream_large_bodies",
+    "outfile", "showhost", "no_server", "app", "app_host", "app_port", "rfile", "scripts",
+    "anticache", "anticomp", "stickycookie", "stickyauth", "stream_large_bodies",
     "client_replay", "server_replay", "kill", "rheaders", "refresh_server_playback", "nopop",
     "replay_ignore_content", "replay_ignore_payload_params", "replay_ignore_params",
     "replay_ignore_host", "replacements", "setheaders",
@@ -577,6 +578,8 @@ def get_common_options(args: argparse.Namespace) -> dict[str, Any]:
     filter_words = getattr(args, "filter", None) or []
     return dict(
         _pick(args, MASTER_OPTIONS),
+        # mitmdump's flag; the console always keeps serving.
+        keepserving=getattr(args, "keepserving", True),
         filtstr=" ".join(filter_words) or None,
         flow_detail=0 if quiet else getattr(args, "flow_detail", DEFAULT_FLOW_DETAIL),
         verbosity=QUIET_VERBOSITY if quiet else DEFAULT_VERBOSITY + args.verbose,
@@ -590,9 +593,8 @@ CONSOLE_OPTIONS = ("intercept", "limit", "palette", "palette_transparent", "even
 
 
 def get_console_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The console master's options: mitmdump's and the console's own. The console
-    always keeps serving, whatever --keepserving says."""
-    return dict(get_common_options(args), **_pick(args, CONSOLE_OPTIONS), keepserving=True)
+    """The console master's options: mitmdump's and the console's own."""
+    return dict(get_common_options(args), **_pick(args, CONSOLE_OPTIONS))
 
 
 def get_proxy_kwargs(args: argparse.Namespace) -> dict[str, Any]:

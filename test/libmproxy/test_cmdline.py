@@ -351,3 +351,16 @@ def test_process_proxy_options_reports_a_bad_cadir(capsys, tmp_path):
     assert excinfo.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "certificate directory" in err
+
+
+def test_keepserving_is_mitmdumps_flag_only(capsys):
+    """The console always keeps serving; --keepserving belongs to mitmdump (and to
+    mitmdump.conf only, as config_files.ONLY_IN says)."""
+    args = cmdline.mitmdump().parse_args(["--keepserving"])
+    assert cmdline.get_common_options(args)["keepserving"] is True
+    assert cmdline.get_common_options(cmdline.mitmdump().parse_args([]))["keepserving"] is False
+    with pytest.raises(SystemExit):
+        cmdline.mitmproxy().parse_args(["--keepserving"])
+    assert "--keepserving" in capsys.readouterr().err
+    console = cmdline.get_console_options(cmdline.mitmproxy().parse_args([]))
+    assert console["keepserving"] is True
