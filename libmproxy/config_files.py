@@ -71,8 +71,8 @@ CONF_OPTION = "--conf"
 # The options only one tool has: they may not appear in common.conf, which takes only the
 # options shared by all tools (spec: "Only options shared by mitmproxy and mitmdump should
 # be used in this file"). The names are 0.18's. mitmdump's positional filter has no key, so
-# no file can set it. The console (mitmproxy) is not built yet; its names are listed here so
-# common.conf refuses them today, as 0.18's mitmproxy would have refused mitmdump's.
+# no file can set it. The console's names are its own flags (cmdline.mitmproxy's "Console"
+# and interception groups): mitmproxy.conf takes them, common.conf refuses them.
 ONLY_IN: dict[str, frozenset[str]] = {
     "mitmdump": frozenset({"detail", "keepserving"}),
     "mitmproxy": frozenset({

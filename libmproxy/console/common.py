@@ -1,11 +1,14 @@
 """Formatting shared by the console's screens: sizes, the one-entry summary of a flow,
-key/value tables, and the filter-expression check every filter prompt uses.
+key/value tables; the checks prompts use as the user types (filter expressions, URLs,
+methods); saving a body to a file.
 
 Text that came from the network is shown through ``printable``: a header or URL with
 control characters must not move the cursor or fake a line on the user's terminal.
 """
 from __future__ import annotations
 
+import os
+import re
 from typing import Any, Sequence
 
 import urwid
@@ -13,8 +16,9 @@ import urwid
 from netlib import human
 
 __all__ = [
-    "SYMBOL_MARK", "SYMBOL_REPLAY", "format_flow", "format_keyvals", "pretty_size",
-    "printable", "status_attr", "validate_filter", "symbol_return",
+    "KEY_COLUMN_MAX", "SYMBOL_MARK", "SYMBOL_REPLAY", "ask_save_body", "format_flow",
+    "format_keyvals", "pretty_size", "printable", "status_attr", "symbol_return",
+    "validate_filter", "validate_method", "validate_url",
 ]
 
 # The marks of 0.18's flow list.
@@ -23,6 +27,14 @@ SYMBOL_REPLAY = "\u21ba"  # ↺ a replayed request or response
 SYMBOL_FOCUS = ">>"  # the focused flow
 SYMBOL_FOCUS_BLANK = "  "
 INDENT = "   "  # the response line sits under the request's method
+
+# The widest a key/value table's key column gets (the flow view's header rows keep to the
+# same): a longer key wraps inside it, so a hostile header name cannot push the values off
+# the screen.
+KEY_COLUMN_MAX = 32
+
+# An HTTP method is a token (RFC 7230).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 def symbol_return() -> str:
@@ -74,6 +86,56 @@ def validate_filter(text: str) -> str | None:
     return None
 
 
+def validate_url(text: str) -> str | None:
+    """For URL prompts: None for an absolute URL, else what is wrong with it."""
+    from netlib.http import url
+    try:
+        url.parse(text.strip())
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def validate_method(text: str) -> str | None:
+    """For method prompts: None for a method name (an HTTP token), else why not."""
+    return None if _TOKEN.match(text.strip()) else "not a method name"
+
+
+# --- saving a body ------------------------------------------------------------------------------
+
+def ask_save_body(ui: Any, flow: Any) -> None:
+    """``b``: ask for a file and write a body to it, decoded from its Content-Encoding where
+    that works (someone saving an image wants the image, not its gzip); first ask which
+    body when both the request and the response have one."""
+    bodies = {key: message for key, message in
+              (("q", getattr(flow, "request", None)), ("s", getattr(flow, "response", None)))
+              if message is not None and message.raw_content}
+    if not bodies:
+        ui.status("No body to save.")
+        return
+
+    def ask_path(key: str) -> None:
+        message = bodies[key]
+        ui.prompt("Save body to", lambda path: _write_body(ui, message, path))
+    if len(bodies) == 1:
+        ask_path(next(iter(bodies)))
+    else:
+        ui.prompt_onekey("Save body of the", [("request", "q"), ("response", "s")], ask_path)
+
+
+def _write_body(ui: Any, message: Any, path: str) -> None:
+    path = os.path.expanduser(path.strip())
+    if not path:
+        return
+    try:
+        with open(path, "wb") as f:
+            f.write(message.get_content(strict=False) or b"")
+    except OSError as e:
+        ui.status(f"Could not save the body: {e.strerror or e}: {path}")
+        return
+    ui.status(f"Saved the body to {path}")
+
+
 # --- the flow list's entry ---------------------------------------------------------------------
 
 Markup = list[Any]
@@ -118,6 +180,8 @@ def _format_response(flow: Any) -> Markup:
         content = response.raw_content
         size = "[content missing]" if content is None else pretty_size(len(content))
         line.append((text_attr, " " + size))
+        if flow.error is not None:  # killed or broken after its response came
+            line.append(("error", " " + printable(flow.error.msg)))
         return line
     if flow.error is not None:
         return ["\n", INDENT, ("error", f"{arrow} {printable(flow.error.msg)}")]
@@ -149,11 +213,13 @@ def _address(address: Any) -> str:
 
 # --- key/value tables --------------------------------------------------------------------------
 
-def format_keyvals(entries: Sequence[tuple[str, Any] | None], key: str = "key",
-                   value: str = "text", indent: int = 0) -> list[urwid.Widget]:
-    """A two-column table: each key padded to the widest, its value beside it (text or
-    markup; a value may be a widget). None entries give blank lines."""
-    width = max((len(e[0]) for e in entries if e is not None), default=0)
+def format_keyvals(entries: Sequence[tuple[str, Any] | None], key_attr: str = "key",
+                   value_attr: str = "text", indent: int = 0) -> list[urwid.Widget]:
+    """A two-column table: each key in a column as wide as the widest (at most
+    KEY_COLUMN_MAX, longer keys wrap in it), its value beside it (text or markup; a value
+    may be a widget). None entries give blank lines."""
+    width = min(max((len(e[0]) for e in entries if e is not None), default=0),
+                KEY_COLUMN_MAX)
     rows: list[urwid.Widget] = []
     for entry in entries:
         if entry is None:
@@ -163,8 +229,9 @@ def format_keyvals(entries: Sequence[tuple[str, Any] | None], key: str = "key",
         if isinstance(v, urwid.Widget):
             cell = v
         else:
-            cell = urwid.Text([(value, v)] if isinstance(v, str) else v)
-        columns: list[Any] = [("fixed", indent, urwid.Text(""))] if indent else []
-        columns += [("fixed", width + 2, urwid.Text([(key, k)])), cell]
-        rows.append(urwid.Columns(columns))
+            cell = urwid.Text([(value_attr, v)] if isinstance(v, str) else v)
+        row: urwid.Widget = urwid.Columns(
+            [("fixed", max(width, 1), urwid.Text([(key_attr, k)], wrap="any")), cell],
+            dividechars=2)
+        rows.append(urwid.Padding(row, left=indent) if indent else row)
     return rows

@@ -17,6 +17,9 @@ __all__ = ["EVENTLOG_SIZE", "EventLog", "LEVEL_ATTRS"]
 # memory stays flat (each entry is one short line or a traceback).
 EVENTLOG_SIZE = 10_000
 
+# 0.18's vi keys in the pane (g, G: the first, the last entry).
+MOVEMENT_KEYS = {"j": "down", "k": "up", "g": "home", "G": "end"}
+
 # How an entry of each level is drawn.
 LEVEL_ATTRS = {"error": "error", "warn": "warn", "info": "text", "debug": "debug"}
 
@@ -56,4 +59,4 @@ class EventLog(urwid.ListBox):
         if key == "z":
             self.clear()
             return None
-        return super().keypress(size, key)
+        return super().keypress(size, MOVEMENT_KEYS.get(key, key))

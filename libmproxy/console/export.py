@@ -7,8 +7,10 @@ fields in their order, and the body as it went over the wire (still content-enco
 its Content-Encoding header). So they also switch off the headers the tool would add on its
 own when the flow did not send them (curl's User-Agent and Accept, requests' Accept and
 Connection, urllib3's User-Agent and Accept-Encoding, ...), and leave out Content-Length,
-which the tool computes itself. Where the tool does not allow it: requests takes headers as
-a dict (repeated fields are folded into one, its own come first), percent-encodes
+which the tool computes itself, and the headers a client sends only to its proxy
+(Proxy-Connection, Proxy-Authorization): the exported request goes to the server directly,
+and the proxy never sent those on either. Where the tool does not allow it: requests takes
+headers as a dict (repeated fields are folded into one, its own come first), percent-encodes
 characters RFC 3986 does not allow in a URL ("[", "{", ...) and removes dot segments.
 
 ``export_menu`` asks which export, then copies it to the clipboard when a clipboard tool is
@@ -27,6 +29,7 @@ from netlib.http import http1
 
 from libmproxy.console.ui import UI
 from libmproxy.models import HTTPFlow
+from libmproxy.protocol.http1 import HOP_BY_HOP_TO_ORIGIN
 
 __all__ = [
     "curl_command", "python_code", "raw_request", "raw_response", "EXPORTS",
@@ -49,8 +52,9 @@ REQUESTS_OWN_HEADERS = ("Accept", "Connection")
 # ... and those urllib3 and http.client add below it unless given urllib3's SKIP_HEADER.
 URLLIB3_OWN_HEADERS = ("User-Agent", "Accept-Encoding")
 
-# Header fields the tools compute from the body they send.
-_COMPUTED = {b"content-length"}
+# Header fields the tools compute from the body they send, and those meant for the proxy
+# alone (what the proxy strips on the way to the server).
+_NOT_SENT = {b"content-length", *(name.encode() for name in HOP_BY_HOP_TO_ORIGIN)}
 
 # Bytes that need no escape inside printf's single-quoted format string: printable ASCII
 # but the quote itself, the backslash and printf's own "%".
@@ -76,7 +80,7 @@ def _has(fields: Sequence[tuple[bytes, bytes]], name: str) -> bool:
 def _sent_fields(request: Any) -> list[tuple[str, str]]:
     """The header fields to send, as str (undecodable bytes kept as surrogates)."""
     return [(key.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
-            for key, value in request.headers.fields if key.lower() not in _COMPUTED]
+            for key, value in request.headers.fields if key.lower() not in _NOT_SENT]
 
 
 # --- curl ------------------------------------------------------------------------------

@@ -24,23 +24,28 @@ ROW_CACHE = 1000
 NAVIGATION_KEYS = {"j": "down", "k": "up", " ": "page down", "ctrl f": "page down",
                    "ctrl b": "page up"}
 
+# 0.18's flow list keys (its "?" screen), with c and S, which 0.18 took on every screen.
 HELP_KEYS = [
     ("Flow list", [
         ("A", "accept all intercepted flows"),
         ("a", "accept this intercepted flow"),
+        ("b", "save request/response body"),
+        ("C", "export flow to the clipboard (the same menu as E)"),
         ("c", "client replay of the flows saved in a file"),
         ("d", "delete flow"),
         ("D", "duplicate flow"),
         ("e", "toggle the event log"),
-        ("E", "export flow (curl command, python code, raw request or response)"),
+        ("E", "export flow (curl command, python code, raw request or response) to the "
+              "clipboard, or to a file where there is no clipboard"),
+        ("f / l", "filter view: set the limit pattern (show only matching flows)"),
         ("F", "toggle follow: focus the newest flow"),
-        ("g / G", "go to the first / last flow"),
-        ("l / f", "set the limit filter pattern (show only matching flows)"),
         ("L", "load saved flows"),
         ("m", "toggle the mark of this flow"),
+        ("M", "toggle marked flow view (show only the marked flows)"),
+        ("n", "create a new request"),
         ("r", "replay request"),
         ("S", "server replay of the responses saved in a file"),
-        ("U", "unmark all flows"),
+        ("U", "unmark all marked flows"),
         ("V", "revert changes to this flow"),
         ("w", "save flows (all shown, this one, or the marked ones)"),
         ("W", "stream flows to a file (empty: stop)"),
@@ -49,9 +54,18 @@ HELP_KEYS = [
         ("|", "run a script on this flow"),
         ("tab", "move between the flow list and the event log"),
         ("enter", "view flow"),
-        ("space, page up/down", "page through the list"),
+    ]),
+    ("Movement", [
+        ("j, k", "down, up"),
+        ("g, G", "go to the first, the last flow"),
+        ("space, ctrl f", "page down"),
+        ("ctrl b", "page up"),
+        ("arrows, page up/down, home/end", "as they say"),
     ]),
 ]
+
+# The URL a new request (n) starts from, as 0.18's prompt did.
+NEW_REQUEST_URL = "http://www.example.com/"
 
 
 class FlowRow(urwid.Widget):
@@ -213,10 +227,8 @@ class FlowListView(urwid.WidgetWrap):
         flow.marked = not flow.marked
         self.state.update_flow(flow)
 
-    def _unmark_all(self) -> None:
-        for flow in self.state.flows:
-            flow.marked = False
-        self.state.refresh()
+    def _toggle_marked_only(self) -> None:
+        self.state.set_marked_only(not self.state.marked_only)
 
     def _set_option(self, **changes: Any) -> None:
         try:
@@ -262,6 +274,24 @@ class FlowListView(urwid.WidgetWrap):
         self.ui.prompt("Run script on this flow",
                        lambda command: self.master.run_script_once(command, flow))
 
+    def _ask_new_request(self) -> None:
+        """n: the method (one key, or "edit raw" to type one), then the URL."""
+        from libmproxy.console.flowview import METHOD_KEYS
+
+        def method_key(key: str) -> None:
+            if key == "e":
+                self.ui.prompt("Method", lambda text: self._ask_url(text.strip()),
+                               validate=common.validate_method)
+            else:
+                self._ask_url(next(name for name, k in METHOD_KEYS if k == key).upper())
+        self.ui.prompt_onekey("Method", METHOD_KEYS, method_key)
+
+    def _ask_url(self, method: str) -> None:
+        def create(url: str) -> None:
+            flow = self.master.create_request(method, url)
+            self.state.set_focus_flow(flow)
+        self.ui.prompt("URL", create, NEW_REQUEST_URL, common.validate_url)
+
     def _actions(self) -> dict[str, Callable[[], Any]]:
         """Key -> what it does (the keys of HELP_KEYS)."""
         master, state, on_flow = self.master, self.state, self._on_flow
@@ -275,7 +305,10 @@ class FlowListView(urwid.WidgetWrap):
             "X": lambda: on_flow(master.kill_flow),
             "r": lambda: on_flow(master.replay),
             "m": lambda: on_flow(self._toggle_mark),
-            "U": self._unmark_all,
+            "M": self._toggle_marked_only,
+            "U": state.unmark_all,
+            "n": self._ask_new_request,
+            "b": lambda: on_flow(lambda flow: common.ask_save_body(self.ui, flow)),
             "z": state.clear,
             "e": self.toggle_eventlog,
             "tab": self._focus_eventlog,
@@ -293,6 +326,7 @@ class FlowListView(urwid.WidgetWrap):
             "S": lambda: self._path_option("Server replay from", "server_replay"),
             "|": lambda: on_flow(self._ask_script),
             "E": lambda: on_flow(self._export),
+            "C": lambda: on_flow(self._export),
         }
 
     def keypress(self, size: Any, key: str) -> str | None:

@@ -22,7 +22,6 @@ Rules of this file:
 """
 from __future__ import annotations
 
-import os
 import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +30,7 @@ from typing import Any, NamedTuple
 import urwid
 
 from netlib import human
-from netlib.http import Headers, status_codes, url as urls
+from netlib.http import Headers, status_codes
 
 from libmproxy import contentviews
 from libmproxy.contentviews import Line
@@ -54,16 +53,11 @@ LIMIT_HINT = "scroll on for more, press f to see all"
 # costs about as much as all the steps before it, so pauses stay rare as a body gets long.
 EXTEND_FACTOR = 4
 
-# The widest the header-name column gets; a longer name wraps inside it, so a hostile one
-# cannot push the values off the screen.
-KEY_COLUMN_MAX = 32
-
 # Widgets made for rows are kept for redraws, up to this many (a few screens' worth).
 ROW_CACHE = 1024
 
-# Palette entry of a search match: the grid editor's focused-field colours, which stand
-# out in every palette.
-SEARCH_ATTR = "focusfield"
+# Palette entry of a search match (every palette defines it).
+SEARCH_ATTR = "search_match"
 
 # 0.18's method prompt (the spec shows it: "Method (get,post,put,head,trace,delete,options,
 # edit raw)?").
@@ -73,14 +67,17 @@ METHOD_KEYS = (("get", "g"), ("post", "p"), ("put", "u"), ("head", "h"), ("trace
 ENCODING_KEYS = (("gzip", "z"), ("deflate", "d"), ("brotli", "b"))
 _ENCODINGS = {"z": "gzip", "d": "deflate", "b": "br"}
 
-# An HTTP method is a token (RFC 7230).
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 # --- rows and the lazy list of them ---------------------------------------------------------
 
 class _Pair(NamedTuple):
-    """A key/value row: the value wraps under itself, beside a key column ``width`` wide."""
+    """A key/value row: the value wraps under itself, beside a key column ``width`` wide.
+
+    Not common.format_keyvals: that makes every row's widget at once from plain-text keys,
+    while a tab's rows become widgets only when drawn (``_Rows``) and search marks its
+    term inside header names as well as values. The width rule is the same
+    (common.KEY_COLUMN_MAX)."""
 
     key: str
     value: str
@@ -194,8 +191,9 @@ class _Rows(urwid.ListWalker):
 # --- what the tabs show ---------------------------------------------------------------------
 
 def _pairs(entries: Sequence[tuple[str, str]], key_attr: str = "header") -> list[_Pair]:
-    """A key/value table: keys padded to the longest (at most KEY_COLUMN_MAX)."""
-    width = min(max((len(k) for k, _ in entries), default=0), KEY_COLUMN_MAX)
+    """A key/value table: keys padded to the longest (at most common.KEY_COLUMN_MAX,
+    as every key/value table of the console)."""
+    width = min(max((len(k) for k, _ in entries), default=0), common.KEY_COLUMN_MAX)
     return [_Pair(k, v, width, key_attr) for k, v in entries]
 
 
@@ -240,6 +238,8 @@ def _summary(flow: Any, showhost: bool) -> Any:
         line += [("text", f" {common.symbol_return()} "),
                  (common.status_attr(response.status_code),
                   f"{response.status_code} {common.printable(response.reason)}")]
+        if flow.error is not None:  # killed after its response came, or cut off sending it
+            line += [("error", f" ({common.printable(flow.error.msg)})")]
     elif flow.error is not None:
         line += [("error", f" {common.symbol_return()} {common.printable(flow.error.msg)}")]
     return line
@@ -309,6 +309,7 @@ def _help_keys() -> list[tuple[str, list[tuple[str, str]]]]:
             ("/", "search (case sensitive)"),
             ("n", "repeat search forward"),
             ("N", "repeat search backwards"),
+            ("|", "run a script on this flow"),
         ]),
         ("Movement", [
             ("j, k", "down, up"),
@@ -588,6 +589,13 @@ class FlowView(urwid.WidgetWrap):
     def _export(self) -> None:
         export.export_menu(self.ui, self.flow)
 
+    def _script_prompt(self) -> None:
+        self.ui.prompt("Run script on this flow", self._run_script)
+
+    def _run_script(self, command: str) -> None:
+        if command.strip():
+            self.ui.master.run_script_once(command.strip(), self.flow)
+
     # view modes, full bodies, search
 
     def _choose_mode(self, message: Any) -> None:
@@ -697,7 +705,7 @@ class FlowView(urwid.WidgetWrap):
             self.ui.prompt_onekey("Method", METHOD_KEYS, self._edit_method)
         elif key == "u":
             self.ui.prompt("URL", self._edit(lambda text: setattr(request, "url", text.strip())),
-                           text=request.url, validate=_url_error)
+                           text=request.url, validate=common.validate_url)
         elif key == "p":
             grideditor.edit_list(self.ui, "Editing path components",
                                  list(request.path_components),
@@ -728,7 +736,7 @@ class FlowView(urwid.WidgetWrap):
         if key == "e":
             self.ui.prompt("Method", self._edit(lambda text: setattr(request, "method",
                                                                      text.strip())),
-                           text=request.method, validate=_method_error)
+                           text=request.method, validate=common.validate_method)
             return
         name = next(name for name, k in METHOD_KEYS if k == key)
         self._edit(lambda: setattr(request, "method", name.upper()))()
@@ -777,11 +785,8 @@ class FlowView(urwid.WidgetWrap):
 
     # --- bodies ---------------------------------------------------------------------------
 
-    def _save_body(self, message: HTTPRequest | HTTPResponse) -> None:
-        if message.raw_content is None:
-            self.ui.status("The body was not kept (it was streamed)")
-            return
-        self.ui.prompt("Save body", lambda path: _write_body(self.ui, message, path))
+    def _save_body(self) -> None:
+        common.ask_save_body(self.ui, self.flow)
 
     def _view_body(self, message: HTTPRequest | HTTPResponse) -> None:
         body = message.get_content(strict=False)
@@ -830,30 +835,19 @@ class FlowView(urwid.WidgetWrap):
         "a": _accept, "A": _accept_all, "X": _kill, "d": _delete, "D": _duplicate,
         "r": _replay, "V": _revert, "W": _save_flow, "w": _save_view, "E": _export,
         "M": _choose_default_mode, "/": _search_prompt, "n": _search_next, "N": _search_prev,
+        "|": _script_prompt, "b": _save_body,
     }
 
     # Keys about the tab's message: not on the Detail tab; "m" on a TCP flow's messages
     # too, "e" also where the response is still missing (it makes one).
     _MESSAGE_ACTIONS: dict[str, Callable[[FlowView, Any], None]] = {
         "e": _edit_menu, "m": _choose_mode, "f": _load_full,
-        "b": _save_body, "v": _view_body, "x": _delete_body, "z": _encoding,
+        "v": _view_body, "x": _delete_body, "z": _encoding,
     }
 
 
 def _view_for_key(key: str) -> contentviews.View:
     return next(view for view in contentviews.views if view.prompt[1] == key)
-
-
-def _url_error(text: str) -> str | None:
-    try:
-        urls.parse(text.strip())
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def _method_error(text: str) -> str | None:
-    return None if _TOKEN.match(text.strip()) else "not a method name"
 
 
 def _status_error(text: str) -> str | None:
@@ -869,18 +863,3 @@ def _set_status(response: HTTPResponse, code: int) -> None:
     response.status_code = code
     if code in status_codes.RESPONSES:
         response.reason = status_codes.RESPONSES[code]
-
-
-def _write_body(ui: UI, message: HTTPRequest | HTTPResponse, path: str) -> None:
-    """Write the body, decoded from its Content-Encoding where that works (a user saving
-    an image wants the image, not its gzip)."""
-    path = os.path.expanduser(path.strip())
-    if not path:
-        return
-    try:
-        with open(path, "wb") as f:
-            f.write(message.get_content(strict=False) or b"")
-    except OSError as e:
-        ui.status(f"Could not save the body: {e.strerror or e}: {path}")
-        return
-    ui.status(f"Saved the body to {path}")

@@ -24,7 +24,7 @@ HelpKeys = Sequence[tuple[str, Sequence[tuple[str, str]]]]
 
 def _section(title: str, keys: Sequence[tuple[str, str]]) -> list[urwid.Widget]:
     return [urwid.Text(("head", f"\n{title}\n")),
-            *common.format_keyvals(list(keys), key="key", value="text", indent=4)]
+            *common.format_keyvals(list(keys), key_attr="key", value_attr="text", indent=4)]
 
 
 class HelpView(urwid.ListBox):

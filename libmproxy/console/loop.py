@@ -13,6 +13,13 @@ Rules of this file:
 - Drawing is coalesced: after proxy events the screen is redrawn at most every
   ``REDRAW_SECONDS``; after a key or a resize it is redrawn at once. Drawing per event
   under load would cost more than proxying.
+- Drawing never waits for the queue to empty: urwid draws only when its loop goes idle,
+  and under steady load the wake-up pipe is readable on every pass, so it would never go
+  idle and the screen would freeze (keys handled, never shown). Each pass of draining
+  therefore ends with ``draw_if_due``.
+- Drawing never starves the queue either: after a draw that took t, the next one not
+  asked for by a key waits at least ``DRAW_SHARE`` times t, so a slow screen takes at
+  most a third of the thread from the events.
 """
 from __future__ import annotations
 
@@ -23,7 +30,8 @@ from typing import Any, Callable
 
 import urwid
 
-__all__ = ["ConsoleLoop", "DRAIN_SECONDS", "REDRAW_SECONDS", "WakingQueue", "drain"]
+__all__ = ["ConsoleLoop", "DRAIN_SECONDS", "DRAW_SHARE", "REDRAW_SECONDS", "WakingQueue",
+           "drain"]
 
 # The longest one pass of draining runs before the loop gets to read the keyboard.
 DRAIN_SECONDS = 0.05
@@ -31,6 +39,10 @@ DRAIN_SECONDS = 0.05
 # The shortest time between two redraws caused by proxy events (keys redraw at once):
 # ten a second looks live and costs little next to the proxying itself.
 REDRAW_SECONDS = 0.1
+
+# After a draw, the time until the next one (unless a key asks) is at least this many times
+# what the draw took: 2 leaves the events at least two thirds of the thread.
+DRAW_SHARE = 2.0
 
 
 class WakingQueue(queue.Queue):
@@ -74,7 +86,7 @@ class ConsoleLoop(urwid.MainLoop):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._urgent = True
-        self._last_draw = 0.0
+        self._next_draw = 0.0  # the monotonic time from which a redraw is due
         self._draw_alarm: Any = None
 
     def process_input(self, keys: Any) -> bool:
@@ -82,18 +94,25 @@ class ConsoleLoop(urwid.MainLoop):
         return super().process_input(keys)
 
     def entering_idle(self) -> None:
-        now = time.monotonic()
-        if self._urgent or now - self._last_draw >= REDRAW_SECONDS:
-            self._urgent = False
-            self._last_draw = now
-            if self._draw_alarm is not None:
-                self.remove_alarm(self._draw_alarm)
-                self._draw_alarm = None
-            super().entering_idle()
-        elif self._draw_alarm is None:
+        if not self.draw_if_due() and self._draw_alarm is None:
             # Going idle wakes the loop up again and draws then.
-            self._draw_alarm = self.set_alarm_at(self._last_draw + REDRAW_SECONDS,
-                                                 self._alarm)
+            self._draw_alarm = self.set_alarm_at(self._next_draw, self._alarm)
+
+    def draw_if_due(self) -> bool:
+        """Draw now if a key asked for it or the interval since the last draw is over;
+        whether it drew. Called on going idle and after each pass over the queue."""
+        start = time.monotonic()
+        if not self._urgent and start < self._next_draw:
+            return False
+        self._urgent = False
+        if self._draw_alarm is not None:
+            self.remove_alarm(self._draw_alarm)
+            self._draw_alarm = None
+        super().entering_idle()
+        end = time.monotonic()
+        self._next_draw = end + max(REDRAW_SECONDS - (end - start),
+                                    DRAW_SHARE * (end - start))
+        return True
 
     def _alarm(self, loop: Any, data: Any) -> None:
         self._draw_alarm = None

@@ -13,13 +13,16 @@ Rules of this file:
 - What the views ask of the master (accept, replay, save, ...) reports its problems as
   status messages, never as exceptions into the UI; ``set_options`` and
   ``set_intercept`` raise ValueError, which the prompt that asked shows.
+- Nothing a key starts may hold the thread for long, since connections wait for their
+  hooks on it: loading a flow file (``L``) goes in steps queued behind the proxy's events.
 """
 from __future__ import annotations
 
 import dataclasses
 import os
 import threading
-from typing import Any, Iterable
+import time
+from typing import IO, Any, Iterable
 
 from libmproxy import controller, dump
 from libmproxy.console import eventlog, liveoptions, palettes
@@ -30,8 +33,14 @@ from libmproxy.exceptions import FlowReadException, ProxyException, ReplayExcept
 from libmproxy.features import build_chain
 from libmproxy.flow.io import FlowReader, FlowWriter
 from libmproxy.flow.master import FlowMaster
+from libmproxy.models import ClientConnection, HTTPFlow, HTTPRequest, ServerConnection
+from netlib.http import url as urls
 
-__all__ = ["ConsoleError", "ConsoleMaster", "ConsoleOptions"]
+__all__ = ["ConsoleError", "ConsoleMaster", "ConsoleOptions", "LOAD_STEP_SECONDS"]
+
+# How long one step of loading a flow file (``L``) may take before the proxy's events and
+# the keyboard get their turn: unnoticed by a user, and about 100 flows a step.
+LOAD_STEP_SECONDS = 0.02
 
 
 class ConsoleError(Exception):
@@ -240,38 +249,59 @@ class ConsoleMaster(FlowMaster):
         self.status(f"Saved {len(flows)} flow{'s' if len(flows) != 1 else ''} to {path}.")
         return len(flows)
 
-    def read_flows(self, path: str) -> int:
-        """Add the flows of the flow file ``path``, each through the chain (scripts and
-        features see it as the spec says), in order; how many. Raises ConsoleError after
-        the complete flows before a damaged part were added."""
-        path = os.path.expanduser(path.strip())
-        count = 0
+    def _add_saved(self, flow: Any) -> None:
+        """Add a flow that no connection waits for (from a file, or made by ``n``): HTTP
+        flows through the chain (scripts and features see it as the spec says), never
+        held by the interception pattern."""
         self.recorder.loading = True
         try:
-            with open(path, "rb") as f:
+            if getattr(flow, "request", None) is not None:
+                self.load_flow(flow)
+            else:
+                self.state.add_flow(flow)
+        finally:
+            self.recorder.loading = False
+
+    def read_flows(self, path: str) -> int:
+        """Add the flows of the flow file ``path`` now, in order (``-r``, before the proxy
+        starts); how many. Raises ConsoleError after the complete flows before a damaged
+        part were added."""
+        path = os.path.expanduser(path.strip())
+        count = 0
+        try:
+            with open(path, "rb") as f, self.state.batch():
                 for flow in FlowReader(f).stream():
-                    if getattr(flow, "request", None) is not None:
-                        self.load_flow(flow)
-                    else:
-                        self.state.add_flow(flow)
+                    self._add_saved(flow)
                     count += 1
         except FlowReadException as e:
             raise ConsoleError(f"{path}: {e} ({count} flows loaded)") from e
         except OSError as e:
             raise ConsoleError(f"{path}: cannot read flow file: {e.strerror}") from e
-        finally:
-            self.recorder.loading = False
         return count
 
-    def load_flows_file(self, path: str) -> int:
-        """``L``: ``read_flows`` with its outcome as a status message."""
+    def load_flows_file(self, path: str) -> None:
+        """``L``: add the flows of the flow file ``path`` while the console runs, a step at
+        a time (see ``_FileLoad``); the outcome is a status message."""
+        path = os.path.expanduser(path.strip())
         try:
-            count = self.read_flows(path)
-        except ConsoleError as e:
-            self.status(str(e), error=True)
-            return 0
-        self.status(f"Loaded {count} flow{'s' if count != 1 else ''}.")
-        return count
+            f = open(path, "rb")
+        except OSError as e:
+            self.status(f"{path}: cannot read flow file: {e.strerror}", error=True)
+            return
+        _FileLoad(self, path, f).step()
+
+    def create_request(self, method: str, url: str) -> Any:
+        """``n``: a new flow with a request for ``url`` (and its Host header), added like a
+        loaded flow, ready to be edited and replayed. ValueError, naming the URL, for a
+        URL that is not absolute."""
+        scheme, host, port, path = urls.parse(url.strip())
+        flow = HTTPFlow(ClientConnection.make_dummy(("", 0)),
+                        ServerConnection.make_dummy((host.decode("ascii"), port)))
+        flow.request = HTTPRequest("absolute", method, scheme, host, port, path, "HTTP/1.1",
+                                   [("Host", urls.hostport(scheme, host, port))], b"",
+                                   timestamp_start=time.time())
+        self._add_saved(flow)
+        return flow
 
     def run_script_once(self, command: str, flow: Any) -> None:
         """``|``: run the script ``command`` (path and arguments) on ``flow`` alone, as the
@@ -306,24 +336,28 @@ class ConsoleMaster(FlowMaster):
             self.event_queue.task_done()
 
     def _wake(self, data: bytes) -> None:
-        """The queue has events: handle them; end the loop once shut down."""
+        """The queue has events: handle them, and draw if a draw is due (under steady load
+        the loop never goes idle, where urwid draws); end the loop once shut down."""
         import urwid
         drain(self.event_queue, self._dispatch_event)
         if self.should_exit.is_set():
             raise urwid.ExitMainLoop()
+        self.ui.loop.draw_if_due()
 
-    def run(self) -> None:
-        """Open the screen, serve and handle events until shutdown; then close the
-        screen and run the features' ``done``."""
+    def run(self, screen: Any = None) -> None:
+        """Open the screen (the terminal's, unless tests give another urwid screen), serve
+        and handle events until shutdown; then close the screen and run the features'
+        ``done``."""
         import urwid
         from libmproxy.console.loop import ConsoleLoop
         from libmproxy.console.window import Window
 
         window = self.ui if self.ui is not None else Window(self)
-        screen = urwid.raw_display.Screen()
-        term = os.environ.get("TERM", "") + os.environ.get("COLORTERM", "")
-        if "256" in term or "truecolor" in term:
-            screen.set_terminal_properties(256)
+        if screen is None:
+            screen = urwid.raw_display.Screen()
+            term = os.environ.get("TERM", "") + os.environ.get("COLORTERM", "")
+            if "256" in term or "truecolor" in term:
+                screen.set_terminal_properties(256)
         loop = ConsoleLoop(window, self.palette_entries(), screen=screen,
                            handle_mouse=not self.options.no_mouse)
         window.loop = loop
@@ -346,3 +380,50 @@ class ConsoleMaster(FlowMaster):
             self.shutdown()
             self._drain()
             self.done()
+
+
+class _FileLoad:
+    """One ``L`` in progress. Reading and adding 50,000 flows takes many seconds; done in
+    one go it would hold the loop's thread, and with it every connection waiting for a
+    hook and every key. Each step adds flows for at most LOAD_STEP_SECONDS, then queues
+    the next step behind the events that arrived meanwhile."""
+
+    def __init__(self, master: ConsoleMaster, path: str, file: IO[bytes]) -> None:
+        self.master = master
+        self.path = path
+        self.file = file
+        self.flows = FlowReader(file).stream()
+        self.count = 0
+
+    def step(self) -> None:
+        master = self.master
+        if master.should_exit.is_set():
+            self.file.close()
+            return
+        deadline = time.monotonic() + LOAD_STEP_SECONDS
+        try:
+            with master.state.batch():
+                for flow in self.flows:
+                    master._add_saved(flow)
+                    self.count += 1
+                    if time.monotonic() > deadline:
+                        break
+                else:
+                    self._finish(None)
+                    return
+        except FlowReadException as e:
+            self._finish(f"{self.path}: {e}")
+            return
+        except OSError as e:
+            self._finish(f"{self.path}: cannot read flow file: {e.strerror}")
+            return
+        master.status(f"Loading {self.path}: {self.count} flows so far")
+        master.call_soon(self.step)
+
+    def _finish(self, error: str | None) -> None:
+        self.file.close()
+        loaded = f"{self.count} flow{'s' if self.count != 1 else ''}"
+        if error is None:
+            self.master.status(f"Loaded {loaded}.")
+        else:
+            self.master.status(f"{error} ({loaded} loaded)", error=True)

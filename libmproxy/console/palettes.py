@@ -3,7 +3,18 @@
 Every screen draws with the attribute names of ``ATTRIBUTES`` (0.18's names, so views and
 palettes agree without knowing each other). A palette gives each name a 16-colour pair and
 may give a 256-colour pair on top; the "low" palettes keep to 16 colours for terminals
-that draw the others badly. Transparent: every background becomes the terminal's own.
+that draw the others badly.
+
+Rules of this file:
+
+- Every name used anywhere in the console is in ATTRIBUTES, and every palette colours
+  every name (test_window checks both).
+- What the user must tell apart has its own background in every palette: the focused
+  grid cell (``focusfield``), the cell being edited (``editfield``, the spec: "The
+  background color will change to show that you are in edit mode"), search matches
+  (``search_match``), the selected option.
+- Transparent: where the palette would paint its own background, the terminal's shows
+  through; the backgrounds that mark something (those above, the header) stay.
 """
 from __future__ import annotations
 
@@ -23,7 +34,7 @@ ATTRIBUTES = (
     # the flow list and flow view
     "method", "focus", "code_200", "code_300", "code_400", "code_500", "code_other",
     "error", "warn", "debug", "header", "highlight", "intercept", "replay", "mark",
-    "offset",
+    "offset", "search_match",
     # prompts
     "prompt", "prompt_error",
     # the grid editor
@@ -49,10 +60,15 @@ class Palette(NamedTuple):
     def entries(self, transparent: bool = False) -> list[tuple[str, str, str, None, str, str]]:
         """The palette as urwid's MainLoop takes it."""
         out = []
+        low_back = self.low["background"].bg
+        high_back = self.high.get("background", self.low["background"]).bg
         for name in ATTRIBUTES:
             low = self.low[name]
             high = self.high.get(name, low)
-            low_bg, high_bg = ("default", "default") if transparent else (low.bg, high.bg)
+            low_bg, high_bg = low.bg, high.bg
+            if transparent:
+                low_bg = "default" if low_bg == low_back else low_bg
+                high_bg = "default" if high_bg == high_back else high_bg
             out.append((name, low.fg, low_bg, None, high.fg, high_bg))
         return out
 
@@ -77,12 +93,14 @@ _DARK = _pairs(
     mark=("light red", "default"), offset=("dark cyan", "default"),
     prompt=("white,bold", "default"), prompt_error=("light red", "default"),
     focusfield=("black", "light gray"), focusfield_error=("dark red", "light gray"),
-    field_error=("dark red", "default"), editfield=("white", "default"),
+    field_error=("dark red", "default"), editfield=("white", "dark cyan"),
+    search_match=("black", "brown"),
     option_selected=("black", "light gray"), option_selected_key=("dark blue", "light gray"),
     option_active=("light red", "default"), option_active_selected=("light red", "light gray"),
 )
 _DARK_HIGH = _pairs(intercept=("#f60", "default"), option_active=("#f60", "default"),
-                    option_active_selected=("#f60", "light gray"))
+                    option_active_selected=("#f60", "light gray"),
+                    search_match=("black", "#fb0"))
 
 _LIGHT = dict(_DARK, **_pairs(
     background=("black", "default"), title=("black,bold", "default"),
@@ -96,10 +114,12 @@ _LIGHT = dict(_DARK, **_pairs(
     header=("dark blue", "default"), highlight=("black,bold", "default"),
     replay=("dark green", "default"), mark=("dark red", "default"),
     offset=("dark blue", "default"), prompt=("black,bold", "default"),
-    prompt_error=("dark red", "default"), editfield=("black", "default"),
+    prompt_error=("dark red", "default"), editfield=("white", "dark blue"),
     focusfield=("white", "dark gray"), option_active=("dark red", "default"),
+    search_match=("black", "brown"),
 ))
-_LIGHT_HIGH = _pairs(intercept=("#f60", "default"), option_active=("#f60", "default"))
+_LIGHT_HIGH = _pairs(intercept=("#f60", "default"), option_active=("#f60", "default"),
+                     search_match=("black", "#fd6"))
 
 # Solarized (Ethan Schoonover's 16 colours) on 256-colour terminals.
 _SOL = dict(base03="#023", base02="#033", base01="#586", base00="#677",
@@ -124,7 +144,8 @@ def _solarized(bg: str, fg: str, emphasis: str, highlight: str) -> dict[str, Col
         replay=(s["green"], s[bg]), mark=(s["red"], s[bg]), offset=(s["cyan"], s[bg]),
         prompt=(s[emphasis], s[bg]), prompt_error=(s["red"], s[bg]),
         focusfield=(s[bg], s[fg]), focusfield_error=(s["red"], s[fg]),
-        field_error=(s["red"], s[bg]), editfield=(s[emphasis], s[highlight]),
+        field_error=(s["red"], s[bg]), editfield=(s[bg], s["cyan"]),
+        search_match=(s[bg], s["yellow"]),
         option_selected=(s[bg], s[fg]), option_selected_key=(s["blue"], s[fg]),
         option_active=(s["orange"], s[bg]), option_active_selected=(s["orange"], s[fg]),
     )

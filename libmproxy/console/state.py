@@ -10,14 +10,16 @@ Rules of this file:
 - Flows are known by identity, not by ``flow.id``: a flow file loaded twice holds the same
   ids twice, and both copies must stay apart.
 - The store knows nothing of urwid: listeners (``listeners``) hear about every change, with
-  the flow that changed or None when the view as a whole changed.
+  the flow that changed or None when the view as a whole changed; inside ``batch()`` they
+  hear once, at its end (loading a file tells them once per step, not twice per flow).
 - A flow removed while its client waits (intercepted) must not leave that client hanging:
   ``on_remove`` (set by the master) releases it first.
 """
 from __future__ import annotations
 
 import bisect
-from typing import Any, Callable
+import contextlib
+from typing import Any, Callable, Iterator
 
 __all__ = ["State"]
 
@@ -27,10 +29,11 @@ Listener = Callable[[Any], None]
 class State:
     """The flows of a console session.
 
-    ``flows``: all flows, oldest first. ``view``: those matching the limit filter, in the
-    same order. ``focus``: the index of the focused flow in ``view`` (None when the view is
-    empty). ``follow``: the focus moves to each new flow. ``max_flows``: when set, the
-    oldest flows are dropped beyond it (never one a client waits for).
+    ``flows``: all flows, oldest first. ``view``: those matching the limit filter (and
+    only the marked ones while ``marked_only``), in the same order. ``focus``: the index of
+    the focused flow in ``view`` (None when the view is empty). ``follow``: the focus moves
+    to each new flow. ``max_flows``: when set, the oldest flows are dropped beyond it
+    (never one a client waits for).
     """
 
     def __init__(self, max_flows: int | None = None) -> None:
@@ -40,12 +43,15 @@ class State:
         self.follow = False
         self.max_flows = max_flows
         self.limit_txt: str | None = None
+        self.marked_only = False
         self._limit: Callable[[Any], bool] | None = None
         self._order: dict[int, int] = {}  # id(flow) -> arrival number
         self._in_view: set[int] = set()
         self._arrivals = 0
         self.listeners: list[Listener] = []
         self.on_remove: Callable[[Any], None] | None = None
+        self._batching = 0
+        self._batched = False
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -87,7 +93,14 @@ class State:
         """Where ``flow`` is (or would go) in ``flows``, a list in arrival order."""
         return bisect.bisect_left(flows, self._order[id(flow)], key=self._key)
 
+    @property
+    def _filtered(self) -> bool:
+        """Whether a flow's changes can move it into or out of the view."""
+        return self._limit is not None or self.marked_only
+
     def _matches(self, flow: Any) -> bool:
+        if self.marked_only and not flow.marked:
+            return False
         return self._limit is None or bool(self._limit(flow))
 
     # --- focus -----------------------------------------------------------------------------
@@ -144,7 +157,7 @@ class State:
         (deleted meanwhile: it stays deleted)."""
         if id(flow) not in self._order:
             return False
-        if self._limit is not None:
+        if self._filtered:
             shown = id(flow) in self._in_view
             if self._matches(flow) != shown:
                 if shown:
@@ -190,6 +203,34 @@ class State:
         self._limit = limit
         self.limit_txt = filtstr or None
         self._rebuild_view(focused)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Changes made inside tell the listeners once, at the end, that the view changed."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            if not self._batching and self._batched:
+                self._batched = False
+                self._notify(None)
+
+    def set_marked_only(self, marked_only: bool) -> None:
+        """Show only the marked flows (``M``), within the limit; the focused flow stays
+        focused if it is still shown."""
+        focused = self.focus_flow
+        self.marked_only = marked_only
+        self._rebuild_view(focused)
+
+    def unmark_all(self) -> None:
+        """Unmark every flow (``U``)."""
+        for flow in self.flows:
+            flow.marked = False
+        if self.marked_only:
+            self._rebuild_view(self.focus_flow)
+        else:
+            self._notify(None)
 
     # --- internals -------------------------------------------------------------------------
 
@@ -250,5 +291,8 @@ class State:
             excess -= 1
 
     def _notify(self, flow: Any) -> None:
+        if self._batching:
+            self._batched = True
+            return
         for listener in self.listeners:
             listener(flow)

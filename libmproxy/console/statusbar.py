@@ -2,7 +2,8 @@
 
 The info bar shows, as the spec's flow list does: the flow count ``[n]``, the interception
 and limit patterns ``[i:~q] [l:~s]``, the other active settings (``[anticache:showhost]``,
-sticky cookie and auth patterns, scripts, the stream file), then on the right ``?:help``,
+sticky cookie and auth patterns, scripts, the stream file, ``[Marked Flows]`` while only
+the marked flows are shown), then on the right ``?:help``,
 ``q:back`` on screens above the flow list, and the bind address ``[*:8080]``. It is
 computed when drawn, so it can never show a stale value.
 
@@ -88,6 +89,8 @@ def info_markup(master: Any) -> list[Any]:
     active = _active_options(options)
     if active:
         markup.append(f"[{':'.join(active)}] ")
+    if master.state.marked_only:
+        markup.extend(["[", ("heading_key", "M"), "arked Flows] "])
     if master.state.follow:
         markup.append("[follow] ")
     return markup
@@ -131,7 +134,7 @@ class StatusBar(urwid.WidgetWrap):
         self.window = window
         self.info = _InfoBar(window)
         self.message = urwid.Text("", wrap="clip")  # one line (errors: also the event log)
-        self.error = urwid.Text("", wrap="clip")
+        self.error = urwid.Text("", wrap="ellipsis")  # a prompt's complaint
         self.action = urwid.WidgetPlaceholder(self.message)
         self._prompt: _Prompt | None = None
         self._expiry: Any = None  # the alarm that clears the message
@@ -164,8 +167,7 @@ class StatusBar(urwid.WidgetWrap):
                validate: Callable[[str], str | None] | None = None) -> None:
         edit = urwid.Edit(("prompt", f"{label}: "), text)
         self._prompt = _Prompt(label, callback, validate, edit=edit)
-        self.error.set_text("")
-        self.action.original_widget = urwid.Columns([edit, ("pack", self.error)], dividechars=1)
+        self.action.original_widget = urwid.Columns([edit], dividechars=1)
         self._check(text)
 
     def prompt_onekey(self, label: str, keys: Sequence[tuple[str, str]],
@@ -189,8 +191,20 @@ class StatusBar(urwid.WidgetWrap):
         """Run the prompt's validate on ``text``; show and return its complaint."""
         validate = self._prompt.validate if self._prompt else None
         error = validate(text) if validate is not None else None
-        self.error.set_text(("prompt_error", error) if error else "")
+        self._show_complaint(error)
         return error
+
+    def _show_complaint(self, error: str | None) -> None:
+        """The complaint goes right of the text being typed, sharing the line with it
+        (clipped with an ellipsis: a parser's message can be longer than the screen)."""
+        columns = self.action.original_widget
+        self.error.set_text(("prompt_error", error) if error else "")
+        shown = len(columns.contents) > 1
+        if error and not shown:
+            columns.contents.append((self.error, columns.options("weight", 1)))
+        elif not error and shown:
+            del columns.contents[1:]
+        columns.focus_position = 0
 
     def keypress(self, size: Any, key: str) -> str | None:
         prompt = self._prompt

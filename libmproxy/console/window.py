@@ -14,6 +14,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 import traceback
@@ -21,15 +22,16 @@ from typing import Any, Callable, Sequence
 
 import urwid
 
-from libmproxy.console import common
+from libmproxy.console import common, mailcap
 from libmproxy.console.eventlog import EventLog
 from libmproxy.console.help import HelpView
 from libmproxy.console.statusbar import StatusBar
 
-__all__ = ["Window", "DEFAULT_EDITOR", "DEFAULT_PAGER"]
+__all__ = ["Window", "DEFAULT_EDITOR", "DEFAULT_PAGERS", "pager_argv"]
 
 DEFAULT_EDITOR = "vi"
-DEFAULT_PAGER = "less"
+# The pagers tried when $PAGER is not set, in order (more is in every Unix).
+DEFAULT_PAGERS = ("less", "more")
 
 # How long a status message stays, in seconds, unless the caller says otherwise.
 MESSAGE_SECONDS = 3.0
@@ -204,6 +206,8 @@ class Window(urwid.Frame):
             os.unlink(path)
 
     def spawn_viewer(self, data: bytes, content_type: str | None = None) -> None:
+        """Show ``data`` with the user's mailcap viewer for ``content_type`` if they have
+        one (console/mailcap.py), else with their pager."""
         suffix = None
         if content_type:
             suffix = mimetypes.guess_extension(content_type.split(";")[0].strip())
@@ -211,7 +215,25 @@ class Window(urwid.Frame):
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            pager = shlex.split(os.environ.get("PAGER") or DEFAULT_PAGER)
-            self._run_program([*pager, path])
+            pager = pager_argv()
+            found = mailcap.find(content_type, path) if content_type else None
+            if found is None:
+                self._run_program([*pager, path])
+                return
+            command, entry = found
+            if entry.copiousoutput:
+                command = f"{command} | {shlex.join(pager)}"
+            self._run_program(["sh", "-c", command])
         finally:
             os.unlink(path)
+
+
+def pager_argv() -> list[str]:
+    """$PAGER, else the first of DEFAULT_PAGERS installed (the last one regardless, so
+    that a missing pager is named in the message)."""
+    if os.environ.get("PAGER"):
+        return shlex.split(os.environ["PAGER"])
+    for pager in DEFAULT_PAGERS:
+        if shutil.which(pager):
+            return [pager]
+    return [DEFAULT_PAGERS[-1]]

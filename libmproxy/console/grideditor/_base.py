@@ -21,7 +21,7 @@ import urwid
 
 from libmproxy.console.grideditor._columns import Column
 
-__all__ = ["GridEditor", "FIRST_WIDTH_MIN", "FIRST_WIDTH_MAX"]
+__all__ = ["GridEditor", "GridRow", "FIRST_WIDTH_MIN", "FIRST_WIDTH_MAX"]
 
 # The first column of a multi-column grid is as wide as its widest value (header names are
 # short and the value beside them long), within these bounds: narrow enough to leave the

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from libmproxy.console.grideditor._base import GridEditor
+from netlib.http import user_agents
+
+from libmproxy.console.grideditor._base import GridEditor, GridRow
 from libmproxy.console.grideditor._columns import (
     BytesColumn, Column, EscapedTextColumn, FilterColumn, RegexColumn,
 )
 from libmproxy.features.replace import Replace
 
-__all__ = ["edit_headers", "edit_query", "edit_form", "edit_replacements", "edit_setheaders",
-           "edit_list"]
+__all__ = ["HeaderEditor", "edit_headers", "edit_query", "edit_form", "edit_replacements",
+           "edit_setheaders", "edit_list"]
+
+USER_AGENT = b"User-Agent"
+
 
 def _header_name_error(name: bytes | str) -> str | None:
     # Anything else goes, odd bytes included: sending malformed headers on purpose is
@@ -19,11 +24,49 @@ def _header_name_error(name: bytes | str) -> str | None:
     return None if name else "a header needs a name"
 
 
+class HeaderEditor(GridEditor):
+    """The grid of a message's headers, with 0.18's ``U``: set the User-Agent to a common
+    client's, picked by one key (netlib.http.user_agents). An existing User-Agent row gets
+    the new value (two User-Agent fields in one request help no one); without one, a row is
+    added at the end. Either way the row is focused, so the user sees what changed."""
+
+    def __init__(self, ui: Any, title: str, fields: Sequence[tuple[bytes, bytes]],
+                 callback: Callable[[list[tuple[bytes, bytes]]], Any]) -> None:
+        super().__init__(ui, title, [BytesColumn("Key", _header_name_error),
+                                     BytesColumn("Value")], fields, callback)
+        self.help_keys.insert(0, ("Special keys", [("U", "add User-Agent header")]))
+
+    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+        if key == "U" and not self.editing:
+            self.ui.prompt_onekey("Add User-Agent header",
+                                  [(agent.name, agent.key) for agent in user_agents.UASTRINGS],
+                                  self.set_user_agent)
+            return None
+        return super().keypress(size, key)
+
+    def set_user_agent(self, key: str) -> None:
+        agent = user_agents.get_by_key(key)
+        if agent is None:
+            return
+        name, value = (column.display(data) for column, data in
+                       zip(self.columns, (USER_AGENT, agent.string.encode("ascii"))))
+        for index, row in enumerate(self.walker):
+            if row.cells[0].lower() == name.lower():
+                break
+        else:
+            index = len(self.walker)
+            self.walker.append(GridRow(self, [name, ""]))
+        self.walker[index].cells[1] = value
+        self.walker.set_focus(index)
+        self.focus_col = 1
+        self._refresh()
+        self.ui.redraw()
+
+
 def edit_headers(ui: Any, title: str, fields: Sequence[tuple[bytes, bytes]],
                  callback: Callable[[list[tuple[bytes, bytes]]], Any]) -> GridEditor:
     """Headers as (name, value) bytes, in order, duplicate names kept."""
-    editor = GridEditor(ui, title, [BytesColumn("Key", _header_name_error), BytesColumn("Value")],
-                        fields, callback)
+    editor = HeaderEditor(ui, title, fields, callback)
     ui.push(editor)
     return editor
 

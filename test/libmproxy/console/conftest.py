@@ -180,6 +180,11 @@ class Console:
         """The screen line holding ``text``."""
         return next(line for line in self.screen().splitlines() if text in line)
 
+    def styled_line_with(self, text: str) -> str:
+        """The screen line holding ``text``, with its colours (SGR escape sequences)."""
+        styled = self._tmux("capture-pane", "-p", "-e").stdout
+        return next(line for line in styled.splitlines() if text in line)
+
     # --- keys --------------------------------------------------------------------------------
 
     def keys(self, *keys: str) -> None:

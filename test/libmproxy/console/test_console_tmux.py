@@ -3,6 +3,7 @@ a user sees and what their clients get."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 
 # How long a client or a process may take here; reached only when something hangs.
 SCREEN_WAIT = 20.0
+
+# The dark palette's edit-mode background (dark cyan) as the terminal gets it: SGR 46, or
+# colour 6 of 256.
+EDIT_BACKGROUND = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:46|48;5;6)(?:;[0-9;]*)?m[^\x1b]*127\.0\.0\.1")
 
 
 def test_flows_appear_with_status_and_size(console, origin):
@@ -61,7 +66,7 @@ def test_a_bad_intercept_pattern_is_refused_as_typed(console):
     c.type("~zz")
     c.wait_for("~zz")
     c.keys("Enter")
-    c.wait_for("Intercept filter: ~zz")  # the prompt stays
+    c.wait_for("Intercept filter: ~zz", "unknown operator")  # the prompt stays, says why
     c.keys("Escape")
     c.wait_gone("Intercept filter")
     assert "[i:" not in c.screen()
@@ -143,7 +148,10 @@ def test_the_config_file_is_read(console):
 def test_help_lists_the_flow_list_keys(console):
     c = console()
     c.keys("?")
-    text = c.wait_for("accept all intercepted flows", "Filter expressions")
+    text = c.wait_for("accept all intercepted flows", "create a new request",
+                      "toggle marked flow view")
+    c.keys("G")
+    c.wait_for("Filter expressions", "~q")
     assert "Help" in text.splitlines()[0]
     c.keys("q")
     c.wait_for("Flows")
@@ -171,3 +179,69 @@ def test_startup_errors_are_one_line_before_the_screen(tmp_path, mitmdump_cadir)
     bad_config = run()
     assert bad_config.returncode == 2
     assert bad_config.stderr.count("\n") == 1 and "mitmproxy.conf:1" in bad_config.stderr
+
+
+def test_a_new_request_is_made_then_replayed(console, origin):
+    """n: a method key, the URL (typed over 0.18's default); r sends it."""
+    c = console()
+    c.keys("n")
+    c.wait_for("Method (get(g)")
+    c.keys("g")
+    c.wait_for("URL: http://www.example.com/")
+    c.keys(*["BSpace"] * len("http://www.example.com/"))
+    c.type(f"{origin.url}/made")
+    c.keys("Enter")
+    c.wait_for(f"GET {origin.url}/made", "[1]")
+    assert origin.requests == []
+    c.keys("r")
+    c.wait_for("\u2190 200")
+    assert [r["path"] for r in origin.requests] == ["/made"]
+
+
+def test_only_the_marked_flows(console, origin):
+    c = console()
+    for name in ("one", "two", "three"):
+        c.curl(f"{origin.url}/{name}")
+    c.wait_for("/one", "/two", "/three", "[3]")
+    c.keys("j", "m")  # mark the second
+    c.keys("M")
+    text = c.wait_for("[Marked Flows]", "[1]")
+    assert "/two" in text and "/one" not in text and "/three" not in text
+    c.keys("M")
+    c.wait_for("/one", "/three", "[3]")
+
+
+def test_a_body_opens_in_the_mailcap_viewer(console, origin):
+    """v in the flow view: ~/.mailcap's viewer for the body's type gets the body."""
+    c = console()
+    marker = os.path.join(c.home, "viewed")
+    with open(os.path.join(c.home, ".mailcap"), "w") as f:
+        f.write(f"application/json; cp %s {marker}\n")
+    c.curl("-H", "Content-Type: application/json", "-d", '{"a": 1}', f"{origin.url}/post")
+    c.wait_for(f"POST {origin.url}/post")
+    c.keys("Enter")
+    c.wait_for("Request")
+    c.keys("v")
+    c.wait_until(lambda _: os.path.exists(marker) and os.path.getsize(marker) > 0,
+                 "the viewer's file")
+    with open(marker, "rb") as f:
+        assert f.read() == b'{"a": 1}'
+    c.wait_for("Request")  # the console is back
+
+
+def test_the_cell_being_edited_has_a_background(console, origin):
+    """The spec: "The background color will change to show that you are in edit mode"."""
+    c = console()
+    c.curl(f"{origin.url}/edit")
+    c.wait_for(f"GET {origin.url}/edit")
+    c.keys("Enter")
+    c.wait_for("Request")
+    c.keys("e")
+    c.wait_for("Edit request")
+    c.keys("h")
+    c.wait_for("Editing request headers")
+    c.keys("l")  # the value of the first header, Host
+    assert not EDIT_BACKGROUND.search(c.styled_line_with("127.0.0.1"))
+    c.keys("Enter")
+    c.wait_until(lambda _: EDIT_BACKGROUND.search(c.styled_line_with("127.0.0.1")),
+                 "the edited cell's background")

@@ -124,6 +124,19 @@ def test_python_code_sends_the_flows_request(origin, tmp_path, case):
         assert result.stdout.decode().startswith("{")  # the origin's JSON echo was printed
 
 
+@pytest.mark.parametrize("run_export", [run_curl_export, run_python_export])
+def test_headers_meant_for_the_proxy_are_not_exported(origin, tmp_path, run_export):
+    """A client talking to mitmproxy sends Proxy-Connection (curl does) and maybe
+    Proxy-Authorization; the proxy never passes them on, and neither does an export."""
+    flow = make_flow(origin.port, headers=[("Proxy-Connection", "Keep-Alive"),
+                                           ("Proxy-Authorization", "Basic dTpw"),
+                                           ("X-Kept", "1")])
+    assert run_export(flow, tmp_path).returncode == 0
+    names = [name.lower() for name, _ in origin.last()["headers"]]
+    assert "x-kept" in names
+    assert "proxy-connection" not in names and "proxy-authorization" not in names
+
+
 def test_curl_command_reads_as_a_user_would_type_it():
     flow = make_flow(8080, method="POST", path="/p", headers=[("User-Agent", "u"),
                                                              ("Accept", "*/*"),

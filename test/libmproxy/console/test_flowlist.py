@@ -148,7 +148,15 @@ def test_the_event_log_pane(window, master, press, screen):
     press(window, "e")
     lines = screen(window)
     assert "Event log" in lines and "something happened" in lines
-    press(window, "e")
+    for i in range(30):
+        master.add_event(f"entry {i}")
+    press(window, "tab", "g")  # the pane takes the keys: g goes to its first entry
+    assert "something happened" in screen(window)
+    press(window, "G")
+    assert "entry 29" in screen(window) and "something happened" not in screen(window)
+    press(window, "z")
+    assert "entry 29" not in screen(window)
+    press(window, "tab", "e")
     assert "Event log" not in screen(window)
 
 
@@ -179,3 +187,83 @@ def test_a_tcp_flow(window, master, screen):
     master.dispatch("tcp_open", flow)
     assert screen(window)[1:3] == [">> TCP 127.0.0.1:5000 <-> example.com:25",
                                    "   1 messages"]
+
+
+def test_every_key_the_help_lists_does_something(window):
+    """The ``?`` screen lists no key the flow list ignores."""
+    view = window.view
+    for key_names, _ in flowlist.HELP_KEYS[0][1]:
+        for key in key_names.split(" / "):
+            assert key in view.actions, key
+
+
+def test_a_new_request(window, master, press, screen):
+    """n: method by key, then the URL (0.18's default to start from); the new flow is
+    focused, waiting for a response (r sends it)."""
+    press(window, "n")
+    assert "Method (get(g), post(p), put(u)" in screen(window)[-2]  # the prompt wraps
+    press(window, "p")
+    assert screen(window)[-1] == "URL: http://www.example.com/"
+    press(window, "backspace", *"/form", "enter")
+    (flow,) = master.state.flows
+    assert master.state.focus_flow is flow
+    assert screen(window)[1] == ">> POST http://www.example.com/form"
+
+
+def test_a_new_request_with_a_method_typed_and_a_bad_url(window, master, press, screen):
+    press(window, "n", "e", *"PURGE", "enter")
+    assert screen(window)[-1] == "URL: http://www.example.com/"
+    press(window, *["backspace"] * 30, *"nonsense", "enter")
+    assert window.statusbar.prompting and "invalid URL" in screen(window)[-1]
+    press(window, "esc")
+    assert master.state.flows == []
+    press(window, "n", "e", *"BAD METHOD", "enter")
+    assert window.statusbar.prompting and "not a method name" in screen(window)[-1]
+
+
+def test_only_the_marked_flows(window, master, make_flow, press, screen):
+    flows = [make_flow(f"/{i}") for i in range(4)]
+    add(master, *flows)
+    press(window, "m", "down", "down", "m")  # mark the first and the third
+    press(window, "M")
+    lines = screen(window)
+    assert "[Marked Flows]" in lines[-2] and lines[-2].startswith("[2]")
+    assert [line for line in lines if "GET" in line] == [
+        "   \u25cf GET http://example.com/0", ">> \u25cf GET http://example.com/2"]
+    press(window, "m")  # unmarked: it leaves the marked view
+    assert [f.request.path for f in master.state.view] == ["/0"]
+    press(window, "U")
+    assert master.state.view == [] and "[0]" in screen(window)[-2]
+    press(window, "M")
+    assert len(master.state.view) == 4 and "Marked" not in screen(window)[-2]
+
+
+def test_save_a_body(window, master, make_flow, press, screen, tmp_path):
+    """b: which body when both have one, then the file; the body is written decoded."""
+    flow = make_flow(content=b"the response")
+    flow.request.content = b"the request"
+    flow.response.encode("gzip")
+    add(master, flow)
+    press(window, "b")
+    assert screen(window)[-1] == "Save body of the (request(q), response(s))?"
+    press(window, "s", *str(tmp_path / "body"), "enter")
+    assert (tmp_path / "body").read_bytes() == b"the response"
+    assert screen(window, (200, 24))[-1] == f"Saved the body to {tmp_path / 'body'}"
+    flow.request.content = b""
+    press(window, "b", *str(tmp_path / "only"), "enter")  # one body: no question
+    assert (tmp_path / "only").read_bytes() == b"the response"
+
+
+def test_send_a_flow_to_a_script(window, master, make_flow, press, tmp_path):
+    script = tmp_path / "once.py"
+    script.write_text("def response(flow): flow.response.status_code = 418\n")
+    add(master, make_flow())
+    press(window, "|", *str(script), "enter")
+    assert master.state.flows[0].response.status_code == 418
+
+
+def test_export_to_the_clipboard_is_the_export_menu(window, master, make_flow, press,
+                                                    screen):
+    add(master, make_flow())
+    press(window, "C")
+    assert screen(window)[-2].startswith("Export (curl command(c)")  # it wraps

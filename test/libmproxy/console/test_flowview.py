@@ -478,8 +478,18 @@ def test_v_opens_the_body_in_the_pager(ui, tmp_path, monkeypatch):
 
 
 def test_body_keys_on_the_detail_tab_say_where_to_go(ui):
-    c = ui(http_flow()).open("Detail").press("b")
+    c = ui(http_flow()).open("Detail").press("v")
     assert "Tab to the request or response" in c.screen
+
+
+def test_b_asks_which_body_when_both_have_one(ui, tmp_path):
+    flow = http_flow(method="POST")
+    flow.request.content = b"sent=1"
+    path = tmp_path / "request.body"
+    c = ui(flow).open("Detail").press("b")
+    assert "Save body of the (request(q), response(s))?" in c.screen
+    c.press("q").type(str(path)).press("enter")
+    assert path.read_bytes() == b"sent=1"
 
 
 # --- flows: save, export, navigate, duplicate, delete, accept, kill, replay -----------------
@@ -582,6 +592,30 @@ def test_a_accepts_and_X_kills_an_intercepted_flow(ui):
     assert "Connection killed" in c.screen
 
 
+def test_killing_a_held_response_shows_the_error_beside_it(ui):
+    flow = http_flow()
+    c = ui(flow)
+    flow.reply = Reply(flow)
+    flow.intercept(c.master)
+    c.open("Response")
+    assert "Response intercepted" in tab_line(c)
+    c.press("X")
+    assert flow.reply.killed
+    assert "← 200 OK (Connection killed)" in c.screen.splitlines()[1]
+
+
+def test_pipe_runs_a_script_on_this_flow(ui, tmp_path):
+    script = tmp_path / "tag.py"
+    script.write_text("def response(flow):\n    flow.response.headers['X-Tag'] = 'seen'\n")
+    c = ui(http_flow()).open("Response").press("|")
+    assert "Run script on this flow:" in c.screen
+    c.type(str(script)).press("enter")
+    assert value_of(c.screen, "X-Tag:") == "seen"
+    # A relative name keeps the message short enough for the status line.
+    c.press("|").type("no-such-script.py").press("enter")
+    assert "no-such-script.py" in c.screen.splitlines()[-1]  # said, not raised
+
+
 def test_A_accepts_all(ui):
     flows = [http_flow(f"/{i}", response=False) for i in range(3)]
     c = ui(*flows)
@@ -628,7 +662,7 @@ def test_help_lists_the_flow_view_keys(ui):
         assert text in screen
     keys = {key for _, entries in flowview.FlowView.help_keys for key, _ in entries}
     assert {"m", "e", "/", "n", "N", "E", "r", "D", "d", "V", "X", "a", "A", "w", "W", "b",
-            "v", "z", "f", "p", "space", "tab"} <= keys
+            "v", "z", "f", "p", "space", "tab", "|"} <= keys
 
 
 # --- the Detail tab -------------------------------------------------------------------------------

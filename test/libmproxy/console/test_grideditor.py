@@ -130,6 +130,46 @@ def test_help_lists_the_editor_keys(window, calls, screen, press):
     assert screen(window)[0] == "Editing headers"
 
 
+# --- U: a User-Agent from the shortcut list ----------------------------------------------------
+
+def test_U_replaces_the_user_agent_with_a_known_clients(window, calls, screen, press):
+    from netlib.http import user_agents
+    grideditor.edit_headers(window, "Editing headers",
+                            [(b"Host", b"example.com"), (b"user-agent", b"curl/8"),
+                             (b"Accept", b"*/*")], calls)
+    press(window, "U")
+    prompt = "\n".join(screen(window, (120, 24))[-2:])
+    assert "Add User-Agent header (android(a), blackberry(l), bingbot(b), chrome(c)" in prompt
+    press(window, "c")
+    chrome = user_agents.get_by_key("c").string
+    lines = screen(window, (160, 24))
+    assert lines[3].split(None, 1) == ["user-agent", chrome]  # in place, name as it was
+    press(window, "q")
+    assert calls == [[(b"Host", b"example.com"), (b"user-agent", chrome.encode()),
+                      (b"Accept", b"*/*")]]
+
+
+def test_U_adds_a_user_agent_row_when_there_is_none(window, calls, screen, press):
+    from netlib.http import user_agents
+    grideditor.edit_headers(window, "Editing headers", HEADERS[:2], calls)
+    press(window, "U", "g")
+    googlebot = user_agents.get_by_key("g").string
+    assert screen(window, (160, 24))[4].split(None, 1) == ["User-Agent", googlebot]
+    press(window, "U", "esc")  # escape: nothing changes
+    press(window, "q")
+    assert calls == [[*HEADERS[:2], (b"User-Agent", googlebot.encode())]]
+
+
+def test_U_is_text_while_a_cell_is_edited_and_listed_in_help(window, calls, screen, press):
+    grideditor.edit_headers(window, "Editing headers", HEADERS[:1], calls)
+    press(window, "l", "enter", "end", "U", "esc")
+    assert screen(window)[2].split() == ["Host", "example.comU"]
+    press(window, "?")
+    assert "add User-Agent header" in "\n".join(screen(window, (80, 60)))
+    press(window, "q", "q")
+    assert calls == [[(b"Host", b"example.comU")]]
+
+
 # --- escaped values ---------------------------------------------------------------------------
 
 def test_non_printable_header_bytes_are_shown_escaped_and_survive_editing(window, calls, screen,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 
 import pytest
+import urwid
 
 from libmproxy import exceptions
 from libmproxy.console import liveoptions
@@ -180,15 +182,45 @@ def test_the_feature_order_is_build_chains(tmp_path, make_flow):
     assert {o for _, opts in liveoptions.FEATURE_OPTIONS for o in opts} <= every
 
 
+def settle(master):
+    """Handle what the master queued for itself (the steps of a file being loaded), as the
+    running loop would."""
+    while not master.event_queue.empty():
+        drain(master.event_queue, master._dispatch_event)
+
+
 def test_save_and_load(master, make_flow, tmp_path):
     path = tmp_path / "flows"
     flows = [make_flow("/one"), make_flow("/two")]
     assert master.save_flows(str(path), flows) == 2
-    assert master.load_flows_file(str(path)) == 2
+    master.load_flows_file(str(path))
+    settle(master)
     assert [f.request.path for f in master.state.flows] == ["/one", "/two"]
-    assert master.load_flows_file(str(tmp_path / "missing")) == 0
+    assert master.events[-1][1] == "Loaded 2 flows."
+    master.load_flows_file(str(tmp_path / "missing"))
     assert "cannot read" in master.events[-1][1]
     assert master.save_flows(str(tmp_path / "no" / "dir"), flows) == 0
+
+
+def test_a_long_file_loads_in_steps_between_other_events(master, make_flow, tmp_path,
+                                                         monkeypatch):
+    """``L`` on a big file must not hold the loop's thread (and the proxy's hooks) until
+    the whole file is in: each step adds what fits in LOAD_STEP_SECONDS, then the events
+    queued meanwhile are handled before the next step."""
+    from libmproxy.console import master as console_master
+
+    path = tmp_path / "flows"
+    master.save_flows(str(path), [make_flow(f"/{i}") for i in range(50)])
+    monkeypatch.setattr(console_master, "LOAD_STEP_SECONDS", 0.0)  # a flow a step
+    master.load_flows_file(str(path))
+    assert len(master.state.flows) == 1
+    proxied = make_flow("/proxied", status=None)
+    master.call_soon(lambda: master.state.add_flow(proxied))
+    settle(master)
+    paths = [f.request.path for f in master.state.flows]
+    assert paths.index("/proxied") < 50  # handled between two steps, not after the file
+    assert sorted(paths) == sorted(["/proxied", *(f"/{i}" for i in range(50))])
+    assert master.events[-1][1] == "Loaded 50 flows."
 
 
 def test_loaded_flows_are_not_intercepted(master, make_flow, tmp_path):
@@ -196,6 +228,7 @@ def test_loaded_flows_are_not_intercepted(master, make_flow, tmp_path):
     master.save_flows(str(path), [make_flow()])
     master.set_intercept("~q")
     master.load_flows_file(str(path))
+    settle(master)
     assert not master.state.flows[0].intercepted
 
 
@@ -207,6 +240,22 @@ def test_a_damaged_file_yields_its_complete_flows(master, make_flow, tmp_path):
     with pytest.raises(ConsoleError, match="1 flows loaded"):
         master.read_flows(str(path))
     assert [f.request.path for f in master.state.flows] == ["/one"]
+    master.load_flows_file(str(path))
+    settle(master)
+    assert [f.request.path for f in master.state.flows] == ["/one", "/one"]
+    assert master.events[-1][1].endswith("(1 flow loaded)")
+
+
+def test_a_new_request(master):
+    """``n``: a request made by hand, with the Host header a server needs."""
+    master.set_intercept("~q")  # nobody waits for it: never held
+    flow = master.create_request("POST", "https://example.com:8443/path?q=1")
+    assert master.state.flows == [flow] and not flow.intercepted
+    request = flow.request
+    assert (request.method, request.url) == ("POST", "https://example.com:8443/path?q=1")
+    assert request.headers["Host"] == "example.com:8443"
+    with pytest.raises(ValueError, match="no-scheme"):
+        master.create_request("GET", "no-scheme")
 
 
 def test_revert(master, make_flow):
@@ -313,3 +362,72 @@ def test_redraws_after_proxy_events_are_coalesced(monkeypatch):
     loop.process_input(["x"])
     loop.entering_idle()
     assert screen.draws == 3
+
+
+class RecordingScreen(urwid.display.common.BaseScreen):
+    """A screen for running the real loop without a terminal: it records each draw
+    (start, end) and can be slow to draw, as a big terminal over a slow link is."""
+
+    def __init__(self, draw_seconds: float = 0.0) -> None:
+        super().__init__()
+        self.draw_seconds = draw_seconds
+        self.draws: list[tuple[float, float]] = []
+
+    def get_cols_rows(self):
+        return (80, 24)
+
+    def hook_event_loop(self, event_loop, callback):
+        pass  # no keyboard
+
+    def unhook_event_loop(self, event_loop):
+        pass
+
+    def draw_screen(self, size, canvas):
+        start = time.monotonic()
+        time.sleep(self.draw_seconds)  # the terminal taking its time
+        self.draws.append((start, time.monotonic()))
+
+
+def _run_under_load(master, screen, events: int, hook_seconds: float) -> tuple[float, float]:
+    """Queue ``events`` events whose hook takes ``hook_seconds`` each, all at once (the
+    queue stays full, as under steady load), run the real loop until they are handled;
+    (when the first was handled, when the last was)."""
+    from libmproxy.console.window import Window
+
+    Window(master)
+    handled: list[float] = []
+
+    def hook() -> None:
+        time.sleep(hook_seconds)  # a script's hook at work
+        handled.append(time.monotonic())
+        if len(handled) == events:
+            threading.Thread(target=master.shutdown).start()
+
+    for _ in range(events):
+        master.call_soon(hook)
+    master.run(screen=screen)
+    assert len(handled) == events
+    return handled[0], handled[-1]
+
+
+def test_the_screen_is_drawn_while_events_keep_coming():
+    """Under steady load urwid never goes idle (where it draws): the console draws after
+    its passes over the queue instead, every REDRAW_SECONDS or so."""
+    from libmproxy.console import loop as console_loop
+
+    master = ConsoleMaster(DummyServer(), ConsoleOptions())
+    screen = RecordingScreen()
+    first, last = _run_under_load(master, screen, events=300, hook_seconds=0.004)
+    during = [start for start, _ in screen.draws if first < start < last]
+    assert len(during) >= (last - first) / console_loop.REDRAW_SECONDS / 3
+
+
+def test_a_slow_screen_does_not_starve_the_events():
+    """Draws that take long are spaced out, so that the events get most of the thread
+    (drawing after every pass would take three quarters of it here)."""
+    master = ConsoleMaster(DummyServer(), ConsoleOptions())
+    screen = RecordingScreen(draw_seconds=0.15)
+    first, last = _run_under_load(master, screen, events=200, hook_seconds=0.005)
+    drawing = sum(min(end, last) - max(start, first) for start, end in screen.draws
+                  if end > first and start < last)
+    assert drawing <= (last - first) / 2

@@ -164,6 +164,45 @@ def test_listeners_hear_of_each_flow_alone(flows):
     assert heard == [flows[0], flows[0]]
 
 
+def test_a_batch_is_heard_once(flows):
+    """Loading a file: the listeners hear once that the view changed, not per flow."""
+    heard = []
+    state = State()
+    state.listeners.append(heard.append)
+    with state.batch():
+        for f in flows:
+            state.add_flow(f)
+        with state.batch():
+            state.delete_flow(flows[0])
+        assert heard == []
+    assert heard == [None] and state.flows == flows[1:]
+    with state.batch():
+        pass  # nothing changed: nothing to hear
+    assert heard == [None]
+
+
+def test_only_the_marked_flows_within_the_limit(flows):
+    state = State()
+    for f in flows:
+        state.add_flow(f)
+    for i in (1, 2, 3):
+        flows[i].marked = True
+    state.set_limit("~c 404")
+    state.set_focus_flow(flows[3])
+    state.set_marked_only(True)
+    assert paths(state.view) == ["/1", "/3"] and state.focus_flow is flows[3]
+    flows[5].marked = True  # marking a flow brings it in
+    state.update_flow(flows[5])
+    assert paths(state.view) == ["/1", "/3", "/5"]
+    flows[3].marked = False  # unmarking takes it out; the focus moves on
+    state.update_flow(flows[3])
+    assert paths(state.view) == ["/1", "/5"] and state.focus_flow is flows[5]
+    state.unmark_all()
+    assert state.view == [] and state.focus is None
+    state.set_marked_only(False)
+    assert paths(state.view) == ["/1", "/3", "/5", "/7", "/9"]
+
+
 def test_fifty_thousand_flows(make_flow):
     state = State()
     many = [make_flow(f"/{i}", status=404 if i % 10 == 0 else 200) for i in range(MANY)]
