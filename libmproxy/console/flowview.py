@@ -9,8 +9,8 @@ Rules of this file:
 
 - Speed: a body is shown through the content view with a line limit (VIEW_LINES) and a
   marker line saying how much more there is. Scrolling on from the marker formats
-  EXTEND_FACTOR times as many lines; ``f`` formats them all (for a 5 MB JSON body that
-  takes seconds: the content views' per-line work). Rows become widgets only when urwid
+  EXTEND_FACTOR times as many lines; ``f`` formats them all (for a 5 MB JSON body about
+  0.6 s, scripts/bench_console.py). Rows become widgets only when urwid
   draws them (``_Rows``), so even a whole large body costs its formatting, not a widget per
   line.
 - The view is rebuilt from the flow whenever it may have changed: after every action here,
@@ -44,8 +44,8 @@ TAB_REQUEST, TAB_RESPONSE, TAB_DETAIL = 0, 1, 2
 TAB_NAMES = ("Request", "Response", "Detail")
 
 # How many lines of a body are formatted before the cut-off marker: a screenful many times
-# over, and few enough to cost little next to parsing (a 6 MB JSON response tab opened in
-# ~0.6 s here, nearly all of it json.loads and counting the document's lines).
+# over, and few enough to cost little next to parsing (a 5 MB JSON response tab opens in
+# about 0.1 s, most of it json.loads: scripts/bench_console.py).
 VIEW_LINES = 2000
 LIMIT_HINT = "scroll on for more, press f to see all"
 

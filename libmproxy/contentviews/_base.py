@@ -16,7 +16,9 @@ Rules of this package: views may return their lines lazily (a generator) so that
 body cut off after a few lines costs only those lines; a view whose line count is cheap to
 know returns a ``Counted`` so the cut-off marker can say how many more there are. Views raise
 (ContentViewException or anything else) on input they cannot show: the caller falls back to
-Raw. Views do not escape control characters: the caller does that once for all of them.
+Raw. Views do not escape control characters: the caller does that once for all of them, and
+skips it for the lines of a ``Counted`` whose one check over the whole text finds nothing
+to escape (far cheaper than a check per fragment when a large body is shown whole).
 """
 from __future__ import annotations
 
@@ -60,17 +62,29 @@ class View:
 
 class Counted:
     """Lines produced lazily whose number is known up front (``len``), so a cut-off can say
-    how many were left out without producing them."""
+    how many were left out without producing them.
 
-    def __init__(self, lines: Iterable[Line], total: int) -> None:
+    ``printable``, when given, tells (when called) whether every fragment of every line is
+    printable (``str.isprintable``), judged in one pass over the view's whole text; the
+    caller asks only when it is about to make every line, where that one pass is cheaper
+    than a check per line.
+    """
+
+    def __init__(self, lines: Iterable[Line], total: int,
+                 printable: Callable[[], bool] | None = None) -> None:
         self._lines = lines
         self._total = total
+        self._printable = printable
 
     def __iter__(self) -> Iterator[Line]:
         return iter(self._lines)
 
     def __len__(self) -> int:
         return self._total
+
+    def all_printable(self) -> bool:
+        """Whether no line needs escaping, as far as one check over the text can tell."""
+        return self._printable is not None and self._printable()
 
 
 def media_type(headers: Headers | None) -> str | None:
@@ -89,9 +103,8 @@ def charset_of(headers: Headers | None) -> str | None:
     return parsed[2].get("charset") if parsed else None
 
 
-def text_lines(text: str, style: str = "text",
-               styler: Callable[[str], Line] | None = None) -> Counted:
-    """The lines of ``text``, each styled on demand (by ``styler``, or all in ``style``).
+def text_lines(text: str, style: str = "text") -> Counted:
+    """The lines of ``text``, each made on demand, all in ``style``.
 
     Only line feeds (with an optional carriage return) end a line: ``splitlines()`` would
     also break on form feeds and other separators, which the escaping step shows instead.
@@ -99,10 +112,17 @@ def text_lines(text: str, style: str = "text",
     lines = text.split("\n")
     if len(lines) > 1 and lines[-1] == "":
         lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    if styler is None:
-        return Counted(([(style, line)] for line in lines), len(lines))
-    return Counted((styler(line) for line in lines), len(lines))
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return Counted(([(style, line)] for line in lines), len(lines),
+                   printable=lambda: _lines_printable(text))
+
+
+def _lines_printable(text: str) -> bool:
+    """Whether every line ``text_lines`` makes of ``text`` is printable: the text without
+    its line ends is (a carriage return ends a line only before a line feed, or at the
+    very end)."""
+    return text.removesuffix("\r").replace("\r\n", "").replace("\n", "").isprintable()
 
 
 def format_pairs(pairs: Iterable[tuple[str, str]], key_style: str = "key",

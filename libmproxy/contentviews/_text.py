@@ -64,10 +64,13 @@ class ViewHex(View):
         return "Hex", Counted(_hexdump(data), rows)
 
 
+# Each byte as the ASCII column shows it: itself when printable ASCII, else ".".
+_ASCII_COLUMN = bytes(b if 32 <= b < 127 else ord(".") for b in range(256))
+
+
 def _hexdump(data: bytes) -> Iterator[Line]:
+    width = HEXDUMP_WIDTH * 3
     for offset in range(0, len(data), HEXDUMP_WIDTH):
         chunk = data[offset:offset + HEXDUMP_WIDTH]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        ascii_ = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        yield [("offset", f"{offset:010x}"), ("text", f" {hexes:<{HEXDUMP_WIDTH * 3}} "),
-               ("text", ascii_)]
+        yield [("offset", f"{offset:010x}"), ("text", f" {chunk.hex(' '):<{width}} "),
+               ("text", chunk.translate(_ASCII_COLUMN).decode("ascii"))]

@@ -6,6 +6,7 @@ checked where they carry meaning).
 """
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import json
@@ -63,6 +64,88 @@ def test_json_nested_and_unicode():
     ]
     styled = contentviews.get_content_view("json", data).lines[1]
     assert ("key", '"name"') in styled and ("value", '"caf\u00e9 \u2603",') in styled
+
+
+# Strings that are hard to show: JSON escapes, separators and brackets inside strings,
+# control characters, invisible and bidi characters, non-BMP characters.
+TRICKY_STRINGS = ["", 'say "hi"', "back\\slash", '{"not": [a, key]}', '": ', "a,b",
+                  "tab\tnew\nline\r", "\x1b[2J", "\x7f", "\xa0nbsp", "\u202e\u2028",
+                  "caf\u00e9 \u2603 \U0001f600", "[]", "{}"]
+
+
+def tricky_document() -> object:
+    return {
+        "strings": TRICKY_STRINGS,
+        **{key: len(key) for key in TRICKY_STRINGS},
+        "numbers": [0, -1, 10 ** 30, 1.5, -0.0, 1e300, 3e-20, float("nan"), float("inf"),
+                    float("-inf")],
+        "literals": [True, False, None],
+        "empties": {"list": [], "dict": {}, "nested": [[], {}, [[]], [{}]]},
+        "deep": [[[[{"x": [1]}]]]],
+    }
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+@pytest.mark.parametrize("limit", [None, 1000])
+def test_json_lines_are_the_indented_encoding(ensure_ascii, limit):
+    """Every line as json.dumps(indent=2) writes it (then escaped): the view makes its
+    lines from the parsed document, not from the encoder's text."""
+    document = tricky_document()
+    data = json.dumps(document, ensure_ascii=ensure_ascii).encode()
+    _, lines = show("json", data, limit=limit)
+    expected = json.dumps(document, indent=2, ensure_ascii=False).split("\n")
+    assert lines == [contentviews._escape_text(line) for line in expected]
+
+
+def test_json_styles_keys_values_and_brackets():
+    data = b'{"k": "v", "list": [1, {}], "o": {"a": null}, "s": "{"}'
+    lines = contentviews.get_content_view("json", data).lines
+    assert lines == [
+        [("text", ""), ("text", "{")],
+        [("text", "  "), ("key", '"k"'), ("text", ": "), ("value", '"v",')],
+        [("text", "  "), ("key", '"list"'), ("text", ": "), ("text", "[")],
+        [("text", "    "), ("value", "1,")],
+        [("text", "    "), ("text", "{}")],
+        [("text", "  "), ("text", "],")],
+        [("text", "  "), ("key", '"o"'), ("text", ": "), ("text", "{")],
+        [("text", "    "), ("key", '"a"'), ("text", ": "), ("value", "null")],
+        [("text", "  "), ("text", "},")],
+        [("text", "  "), ("key", '"s"'), ("text", ": "), ("value", '"{"')],
+        [("text", ""), ("text", "}")],
+    ]
+    assert contentviews.get_content_view("json", b" 5 ").lines == [[("text", ""),
+                                                                    ("value", "5")]]
+
+
+@pytest.mark.parametrize("document", [
+    [], {}, [[]], "a string, with [brackets]", [["", ""], ",", "]", "\\", '\\"'],
+    {"a": [{}, [], {"b": [[], [[]]]}], "c,": "}{"}, tricky_document(),
+])
+def test_json_cut_off_counts_the_lines_exactly(document):
+    total = len(json.dumps(document, indent=2).split("\n"))
+    result = contentviews.get_content_view("json", json.dumps(document).encode(), limit=1)
+    if total == 1:
+        assert len(result.lines) == 1
+    else:
+        assert result.lines[-1] == [("highlight", f"(cut off after 1 lines; {total - 1} more)")]
+
+
+def test_deeply_nested_json_is_shown_without_recursion():
+    depth = 900
+    data = b"[" * depth + b"]" * depth
+    result = contentviews.get_content_view("json", data, limit=3)
+    assert result.description == "JSON"
+    assert ["".join(t for _, t in line) for line in result.lines] == [
+        "[", "  [", "    [", f"(cut off after 3 lines; {2 * depth - 1 - 3} more)"]
+    whole = contentviews.get_content_view("json", data).lines
+    assert len(whole) == 2 * depth - 1 and whole[depth - 1] == [("text", "  " * (depth - 1)),
+                                                                ("text", "[]")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32-le"])
+def test_json_in_any_unicode_encoding_json_reads(encoding):
+    data = json.dumps({"name": "caf\u00e9"}, ensure_ascii=False).encode(encoding)
+    assert show("json", data) == ("JSON", ["{", '  "name": "caf\u00e9"', "}"])
 
 
 def test_invalid_json_falls_back_to_raw_with_a_note():
@@ -390,6 +473,44 @@ def test_every_view_survives_garbage():
                 result = contentviews.get_content_view(view, data, headers=headers, limit=20)
                 assert result.description
                 assert all(text.isprintable() for line in result.lines for _, text in line)
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+@pytest.mark.parametrize("body, shown", [
+    # A \u escape may stand for anything: such a body is checked line by line.
+    (b'["\\u202e", "\\u001b", "ok"]', ['"\\u202e",', '"\\u001b",', '"ok"']),
+    # Raw invisible characters, no escape in the text.
+    ('["a\x7fb", "\xa0"]'.encode(), ['"a\\x7fb",', '"\\xa0"']),
+    # Whitespace between tokens is not shown; nothing to escape.
+    (b'[\r\n\t"x"\r\n]', ['"x"']),
+])
+def test_json_lines_are_escaped_on_every_path(body, shown, limit):
+    _, lines = show("json", body, limit=limit)
+    assert [line.strip() for line in lines[1:-1]] == shown
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+@pytest.mark.parametrize("body, shown", [
+    (b"plain\r\nlines\n", ["plain", "lines"]),
+    (b"a\r\r\nb\r", ["a\\r", "b"]),  # only the last carriage return ends a line
+    (b"x\ty\x00\n\x0c", ["x" + " " * 7 + "y\\x00", "\\x0c"]),
+    ("\u2028\n\xe9".encode(), ["\\u2028", "\xe9"]),
+])
+def test_raw_lines_are_escaped_on_every_path(body, shown, limit):
+    assert show("raw", body, limit=limit) == ("Raw", shown)
+
+
+def test_the_cycle_collector_is_paused_only_while_a_view_runs():
+    assert gc.isenabled()
+    contentviews.get_content_view("json", b"[1, 2]")
+    contentviews.get_content_view("json", b"[1, 2")  # a failing view, too
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        contentviews.get_content_view("json", b"[1, 2]")
+        assert not gc.isenabled()  # off before: left off
+    finally:
+        gc.enable()
 
 
 def test_control_characters_are_escaped():

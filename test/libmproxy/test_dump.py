@@ -11,6 +11,7 @@ import contextlib
 import http.server
 import io
 import os
+import select
 import signal
 import socket
 import ssl
@@ -153,7 +154,14 @@ def test_bodies_are_coloured_on_a_terminal_only():
         with open(terminal_fd, "w", encoding="utf-8", closefd=False) as terminal:
             m = DumpMaster(None, Options(flow_detail=3), terminal, io.StringIO())
             m.dispatch("response", make_flow(content=body, headers=headers))
-        shown = os.read(controller_fd, 65536).decode()
+        # Everything was written before the read; a pty may still hand it over in parts.
+        shown = b""
+        while b'"value"\x1b[0m' not in shown:
+            ready, _, _ = select.select([controller_fd], [], [], 10)
+            if not ready:
+                break
+            shown += os.read(controller_fd, 65536)
+        shown = shown.decode()
     finally:
         os.close(terminal_fd)
         os.close(controller_fd)
