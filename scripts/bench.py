@@ -742,6 +742,19 @@ def run_big(proxy: Proxy | None, origin: Origin) -> dict[str, Any]:
             "rss_growth": growth}
 
 
+def start_small_origin(tmp: str) -> tuple[Origin, str]:
+    """The origin of the keep-alive tests (nginx if installed, else the Python one),
+    started, and the wrk script sending absolute-form requests for its small page through
+    a proxy: for the benchmarks that build on this one."""
+    _, cert, key = make_certs(tmp)
+    origin = Origin(tmp, cert, key, "nginx" if which("nginx") else "python")
+    origin.start()
+    lua = os.path.join(tmp, "proxy.lua")
+    with open(lua, "w") as f:
+        f.write(WRK_LUA.format(url=origin.small_url, host=f"{HOST}:{origin.port}"))
+    return origin, lua
+
+
 def warm_up(proxy: Proxy, origin: Origin) -> bool:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time",

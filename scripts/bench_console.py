@@ -159,12 +159,7 @@ def measure_proxy(proxy: bench.Proxy, origin: bench.Origin, lua: str,
 def bench_proxying(rounds: int, seconds: float) -> dict[str, Any]:
     bench.raise_fd_limit()
     tmp = tempfile.mkdtemp(prefix="mitmbench-console-")
-    _, cert, key = bench.make_certs(tmp)
-    origin = bench.Origin(tmp, cert, key, "nginx" if bench.which("nginx") else "python")
-    origin.start()
-    lua = os.path.join(tmp, "proxy.lua")
-    with open(lua, "w") as f:
-        f.write(bench.WRK_LUA.format(url=origin.small_url, host=f"{bench.HOST}:{origin.port}"))
+    origin, lua = bench.start_small_origin(tmp)
     proxies = [bench.Proxy("mitmdump", bench.ours_argv, tmp, ""), TmuxConsole("console", tmp)]
     runs: dict[str, list[dict[str, Any]]] = {p.name: [] for p in proxies}
     try:

@@ -92,12 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.ensure_apt(["wrk", "nginx", "curl"])
 
     tmp = tempfile.mkdtemp(prefix="mitmbench-fm-")
-    _, cert, key = bench.make_certs(tmp)
-    origin = bench.Origin(tmp, cert, key, "nginx" if bench.which("nginx") else "python")
-    origin.start()
-    lua = os.path.join(tmp, "proxy.lua")
-    with open(lua, "w") as f:
-        f.write(bench.WRK_LUA.format(url=origin.small_url, host=f"{bench.HOST}:{origin.port}"))
+    origin, lua = bench.start_small_origin(tmp)
     script = os.path.join(tmp, "trivial.py")
     with open(script, "w") as f:
         f.write(TRIVIAL_SCRIPT)

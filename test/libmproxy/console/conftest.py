@@ -195,6 +195,15 @@ class Console:
         """Type ``text`` literally."""
         self._tmux("send-keys", "-l", text)
 
+    def set_intercept(self, pattern: str) -> None:
+        """``i``, type ``pattern``, enter: as a user sets the interception pattern; returns
+        once the status bar shows it."""
+        self.keys("i")
+        self.wait_for("Intercept filter:")
+        self.type(pattern)
+        self.keys("Enter")
+        self.wait_for(f"[i:{pattern}]")
+
     # --- clients -----------------------------------------------------------------------------
 
     @property

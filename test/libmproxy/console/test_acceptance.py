@@ -187,11 +187,7 @@ def test_grid_editor_sets_a_user_agent_from_the_shortcut_list(console, origin):
 def test_interception_example_edit_the_request_then_accept(console, origin):
     c = console()
     # 1: set an interception pattern.
-    c.keys("i")
-    c.wait_for("Intercept filter:")
-    c.type("~q")
-    c.keys("Enter")
-    c.wait_for("[i:~q]")
+    c.set_intercept("~q")
 
     # 2: the request waits, shown in orange.
     client = c.curl_background(f"{origin.url}/intercepted")

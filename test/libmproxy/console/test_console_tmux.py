@@ -32,11 +32,7 @@ def test_flows_appear_with_status_and_size(console, origin):
 
 def test_intercept_holds_the_request_until_accepted(console, origin):
     c = console()
-    c.keys("i")
-    c.wait_for("Intercept filter:")
-    c.type("~q")
-    c.keys("Enter")
-    c.wait_for("[i:~q]")
+    c.set_intercept("~q")
     client = c.curl_background(f"{origin.url}/held")
     c.wait_for(f"GET {origin.url}/held")
     assert client.poll() is None, "the intercepted request must wait"

@@ -774,11 +774,7 @@ def test_intercept_edit_method_accept_then_read_the_response(console, origin):
     """Spec 6.4: set ``~q``, open the intercepted request, ``e`` ``m`` to change the
     method, ``a`` to send it on; then the response's JSON pretty, and in hex after ``m e``."""
     c = console()
-    c.keys("i")
-    c.wait_for("Intercept filter:")
-    c.type("~q")
-    c.keys("Enter")
-    c.wait_for("[i:~q]")
+    c.set_intercept("~q")
     client = c.curl_background(f"{origin.url}/held")
     c.wait_for(f"GET {origin.url}/held")
     c.keys("Enter")
