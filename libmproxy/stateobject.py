@@ -12,7 +12,7 @@ file fails with a clear message instead of a half-built object.
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 __all__ = ["StateObject"]
 
@@ -31,14 +31,18 @@ def _dump(value: Any, kind: Any) -> Any:
     return value
 
 
-def _load(value: Any, kind: Any) -> Any:
-    if value is None:
-        return None
+def _loader(kind: Any) -> Callable[[Any], Any] | None:
+    """What turns a saved, non-None value of ``kind`` back into the attribute: None for a
+    plain type (the value is used as it is), ``from_state`` for a nested object, a list
+    builder for a list of those. Worked out once per class (``_loaders``), not per value."""
     if isinstance(kind, list):
-        return [_load(item, kind[0]) for item in value]
+        item_loader = _loader(kind[0])
+        if item_loader is None:
+            return list
+        return lambda items: [None if item is None else item_loader(item) for item in items]
     if _is_nested(kind):
-        return kind.from_state(value)
-    return value
+        return kind.from_state
+    return None
 
 
 def _copy_value(value: Any) -> Any:
@@ -65,14 +69,29 @@ class StateObject:
         """Replace every saved field from ``state``. Nested objects are rebuilt, not
         updated in place, so objects shared with a copy are never changed through it."""
         self._check_keys(state)
-        for name, kind in self._stateobject_attributes.items():
-            setattr(self, name, _load(state[name], kind))
+        for name, load in self._loaders():
+            value = state[name]
+            if load is not None and value is not None:
+                value = load(value)
+            setattr(self, name, value)
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> StateObject:
         obj = cls.__new__(cls)
         obj.set_state(state)
         return obj
+
+    @classmethod
+    def _loaders(cls) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+        """``(name, loader)`` for each saved field (see ``_loader``), cached on the class.
+        The cache remembers the table it was made from and its size, so a subclass's own
+        table, or a field added after the class (``ServerConnection``'s ``via``), is seen."""
+        attributes = cls._stateobject_attributes
+        cached = cls.__dict__.get("_loaders_cache")
+        if cached is None or cached[0] is not attributes or len(cached[1]) != len(attributes):
+            cached = (attributes, tuple((name, _loader(kind)) for name, kind in attributes.items()))
+            cls._loaders_cache = cached
+        return cached[1]
 
     @classmethod
     def _check_keys(cls, state: Mapping[str, Any]) -> None:

@@ -163,11 +163,12 @@ class _MultiDict(MutableMapping):
         return [[name, value] for name, value in self.fields]
 
     def set_state(self, state: Iterable[Iterable]) -> None:
-        self.fields = tuple(tuple(pair) for pair in state)
+        self.fields = tuple(map(tuple, state))
 
     @classmethod
     def from_state(cls, state: Iterable[Iterable]) -> _MultiDict:
-        return cls(tuple(tuple(pair) for pair in state))
+        # map() rather than a generator: a flow file holds two header lists per flow.
+        return cls(tuple(map(tuple, state)))
 
 
 class MultiDict(_MultiDict):

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from netlib.exceptions import TnetstringException
 
-__all__ = ["dumps", "dump", "loads", "load", "pop", "Encoded"]
+__all__ = ["dumps", "dump", "loads", "load", "pop", "Encoded", "encode_leaf"]
 
 # The longest length prefix we accept: twelve digits is a payload of up to a terabyte, far
 # beyond any real flow, and it bounds how far we look for the colon in damaged input.
@@ -57,7 +57,7 @@ class Encoded(bytes):
     share its client and server connection) encodes that part once."""
 
 
-def _leaf(value: Any) -> bytes | None:
+def encode_leaf(value: Any) -> bytes | None:
     """The whole encoding of a non-container ``value``, or None for a list, tuple or dict.
     Exact types are checked first: a flow's state is mostly bytes, str, int and None, and
     saving flows is on mitmdump's path (``-w``)."""
@@ -86,7 +86,7 @@ def _leaf(value: Any) -> bytes | None:
     # Subclasses (an IntEnum, a bytes subclass): the slow path, by isinstance.
     for base in (bool, int, float, bytes, str, list, tuple, dict):
         if isinstance(value, base):
-            return _leaf(base(value)) if base not in (list, tuple, dict) else None
+            return encode_leaf(base(value)) if base not in (list, tuple, dict) else None
     raise TypeError(f"cannot encode {kind.__name__} as a tnetstring")
 
 
@@ -94,7 +94,7 @@ def _encode(value: Any, out: list[bytes]) -> int:
     """Append the encoding of ``value`` to ``out`` in reverse order; return its byte size.
     Containers are encoded without copying their children's bytes (large bodies are
     written once, by the final join)."""
-    leaf = _leaf(value)
+    leaf = encode_leaf(value)
     if leaf is not None:
         out.append(leaf)
         return len(leaf)
@@ -115,7 +115,7 @@ def _encode(value: Any, out: list[bytes]) -> int:
                 if not isinstance(key, (bytes, str)):
                     raise TypeError(f"tnetstring dict keys must be bytes or str, not "
                                     f"{type(key).__name__}")
-                encoded = _leaf(key)
+                encoded = encode_leaf(key)
                 if len(keys) < MAX_CACHED_KEYS and type(key) is str:
                     keys[key] = encoded
             out.append(encoded)
@@ -144,74 +144,53 @@ def dump(value: Any, file: BinaryIO) -> None:
 
 # --- decoding --------------------------------------------------------------------------
 
-def _read_prefix(data: bytes, start: int, limit: int) -> tuple[int, int]:
+# How deep containers may nest. The states we write nest about five deep; the decoder itself
+# keeps its open containers in a list, not on the call stack, but the code that uses a
+# decoded value (==, copy, repr) recurses, and must not meet a RecursionError later.
+MAX_DEPTH = 400
+
+# A dict whose key has been read waits for its value; this marks "no key read yet".
+_NO_KEY = object()
+
+
+def _read_prefix(data: bytes, start: int, limit: int, base: int = 0) -> tuple[int, int]:
     """Parse ``<length>:`` at ``start``; return (payload start, payload end).
 
     ``limit`` is where the enclosing container (or the buffer) ends; a value reaching past it
-    is truncated or lies about its length.
+    is truncated or lies about its length. Offsets in messages count from ``base``. The
+    decoder's loop checks the same conditions inline and calls this for the message.
     """
     colon = data.find(b":", start, min(limit, start + MAX_LENGTH_DIGITS + 1))
+    at = start - base
     if colon < 0:
         if limit - start <= MAX_LENGTH_DIGITS and data[start:limit].isdigit():
-            raise TnetstringException(f"truncated tnetstring at offset {start}: no colon after the length")
+            raise TnetstringException(f"truncated tnetstring at offset {at}: no colon after the length")
         raise TnetstringException(
-            f"not a tnetstring at offset {start}: expected up to {MAX_LENGTH_DIGITS} digits and a "
+            f"not a tnetstring at offset {at}: expected up to {MAX_LENGTH_DIGITS} digits and a "
             f"colon, got {bytes(data[start:start + MAX_LENGTH_DIGITS + 1])!r}")
     digits = data[start:colon]
     if not digits.isdigit():
-        raise TnetstringException(f"not a tnetstring at offset {start}: bad length {bytes(digits)!r}")
+        raise TnetstringException(f"not a tnetstring at offset {at}: bad length {bytes(digits)!r}")
     payload_start = colon + 1
     payload_end = payload_start + int(digits)
     if payload_end >= limit:
         raise TnetstringException(
-            f"truncated tnetstring at offset {start}: length {int(digits)} runs past the end of "
+            f"truncated tnetstring at offset {at}: length {int(digits)} runs past the end of "
             f"the data or of its container")
     return payload_start, payload_end
 
 
-def _decode(data: bytes, start: int, limit: int) -> tuple[Any, int]:
-    """Decode the value at ``start``, which must end before ``limit``; return it and the
-    offset just after it."""
-    begin, end = _read_prefix(data, start, limit)
-    return _decode_payload(data, begin, end, start)
-
-
-def _decode_payload(data: bytes, begin: int, end: int, start: int) -> tuple[Any, int]:
-    """Decode the payload ``data[begin:end]`` by the tag at ``data[end]``; ``start`` is
-    where the value began, for messages. Returns the value and the offset after the tag."""
-    tag = data[end]
+def _decode_leaf(tag: int, data: bytes, begin: int, end: int, offset: int) -> Any:
+    """The value of a leaf (any tag but a container's) whose payload is
+    ``data[begin:end]``; ``offset`` is where it began, for messages."""
+    payload = data[begin:end]
     if tag == 0x2C:  # ','
-        return data[begin:end], end + 1
+        return payload
     if tag == 0x3B:  # ';'
         try:
-            return data[begin:end].decode("utf-8"), end + 1
+            return payload.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise TnetstringException(f"invalid UTF-8 in str at offset {start}: {e}") from None
-    if tag == 0x5D:  # ']'
-        items = []
-        pos = begin
-        while pos < end:
-            item, pos = _decode(data, pos, end)
-            items.append(item)
-        return items, end + 1
-    if tag == 0x7D:  # '}'
-        result: dict = {}
-        pos = begin
-        while pos < end:
-            key_at = pos
-            key, pos = _decode(data, pos, end)
-            if not isinstance(key, (bytes, str)):
-                raise TnetstringException(
-                    f"dict key at offset {key_at} is {type(key).__name__}, not bytes or str")
-            if pos == end:
-                raise TnetstringException(f"dict key at offset {key_at} has no value")
-            result[key], pos = _decode(data, pos, end)
-        return result, end + 1
-    return _decode_scalar(tag, data[begin:end], start), end + 1
-
-
-def _decode_scalar(tag: int, payload: bytes, offset: int) -> Any:
-    """The value of a leaf whose tag is not bytes, str or a container."""
+            raise TnetstringException(f"invalid UTF-8 in str at offset {offset}: {e}") from None
     if tag == 0x23:  # '#'
         try:
             return int(payload)
@@ -235,12 +214,85 @@ def _decode_scalar(tag: int, payload: bytes, offset: int) -> Any:
     raise TnetstringException(f"unknown type tag {bytes([tag])!r} at offset {offset}")
 
 
-def _guard_depth(decode, *args) -> tuple[Any, int]:
-    """Run a decode step, turning runaway nesting (hostile input) into a format error."""
-    try:
-        return decode(*args)
-    except RecursionError:
-        raise TnetstringException("tnetstring nested too deeply") from None
+def _decode_value(data: bytes, begin: int, end: int, start: int, base: int) -> Any:
+    """Decode the value whose payload is ``data[begin:end]`` and whose tag is ``data[end]``;
+    it began (length prefix) at ``start``. Offsets in messages count from ``base``.
+
+    One loop over the buffer, no Python call per value: the container being filled is
+    held in local variables (``items``, its ``limit``, the dict ``key`` waiting for its
+    value), and the containers around it in ``stack``. Str and bytes, the bulk of a
+    flow, are decoded inline; other leaves go through ``_decode_leaf``, as do the error
+    paths, so each message is written once.
+    """
+    tag = data[end]
+    if tag != 0x5D and tag != 0x7D:
+        return _decode_leaf(tag, data, begin, end, start - base)
+    if begin == end:
+        return [] if tag == 0x5D else {}
+    find = data.find
+    stack: list[tuple] = []
+    items: Any = [] if tag == 0x5D else {}
+    append = items.append if tag == 0x5D else None  # None while filling a dict
+    limit = end  # the end of the payload of the container being filled
+    key: Any = _NO_KEY
+    pos = begin
+    while True:
+        # The length prefix of the next child of ``items``.
+        start = pos
+        colon = find(b":", pos, pos + MAX_LENGTH_DIGITS + 1)
+        digits = data[pos:colon]
+        if colon < 0 or colon >= limit or not digits.isdigit():
+            begin, end = _read_prefix(data, pos, limit, base)  # raises, saying what is wrong
+        else:
+            begin = colon + 1
+            end = begin + int(digits)
+            if end >= limit:
+                begin, end = _read_prefix(data, pos, limit, base)  # raises
+        tag = data[end]
+        if tag == 0x3B:  # ';'
+            try:
+                value: Any = data[begin:end].decode("utf-8")
+            except UnicodeDecodeError:
+                value = _decode_leaf(tag, data, begin, end, start - base)  # raises
+        elif tag == 0x2C:  # ','
+            value = data[begin:end]
+        elif tag == 0x5D or tag == 0x7D:  # ']' '}'
+            value = [] if tag == 0x5D else {}
+            if begin < end:  # descend: fill the new container first
+                if len(stack) >= MAX_DEPTH:
+                    raise TnetstringException("tnetstring nested too deeply")
+                stack.append((items, append, limit, key, start))
+                items = value
+                append = value.append if tag == 0x5D else None
+                limit = end
+                key = _NO_KEY
+                pos = begin
+                continue
+        else:
+            value = _decode_leaf(tag, data, begin, end, start - base)
+        pos = end + 1
+        # Hand the value to ``items``; a container this completes goes to its parent.
+        while True:
+            if append is not None:
+                append(value)
+            elif key is _NO_KEY:
+                if type(value) is not str and type(value) is not bytes:
+                    raise TnetstringException(
+                        f"dict key at offset {start - base} is {type(value).__name__}, not "
+                        f"bytes or str")
+                if pos == limit:
+                    raise TnetstringException(f"dict key at offset {start - base} has no value")
+                key = value
+            else:
+                items[key] = value
+                key = _NO_KEY
+            if pos < limit:
+                break
+            if not stack:
+                return items
+            value = items
+            pos += 1
+            items, append, limit, key, start = stack.pop()  # ``start``: where ``value`` began
 
 
 def pop(data: bytes) -> tuple[Any, bytes]:
@@ -248,8 +300,8 @@ def pop(data: bytes) -> tuple[Any, bytes]:
     data = bytes(data)
     if not data:
         raise TnetstringException("empty input: expected a tnetstring")
-    value, end = _guard_depth(_decode, data, 0, len(data))
-    return value, data[end:]
+    begin, end = _read_prefix(data, 0, len(data))
+    return _decode_value(data, begin, end, 0, 0), data[end + 1:]
 
 
 def loads(data: bytes) -> Any:
@@ -301,5 +353,4 @@ def load(file: BinaryIO) -> Any:
     if len(rest) != length + 1:
         raise TnetstringException(
             f"truncated tnetstring: expected {length + 1} bytes after the length, got {len(rest)}")
-    value, _ = _guard_depth(_decode_payload, rest, 0, length, 0)
-    return value
+    return _decode_value(rest, 0, length, 0, 0)

@@ -77,9 +77,14 @@ class Flow(StateObject):
 
     # --- state --------------------------------------------------------------------------------
 
+    # Saved after the table's fields, the same in every flow (as lists): the layout
+    # version. Read by get_state and by the flow encoder (libmproxy/flow/encode.py).
+    _state_constants: dict[str, tuple] = {"version": FLOW_FORMAT_VERSION}
+
     def _current_state(self) -> dict[str, Any]:
         state = super().get_state()
-        state["version"] = list(FLOW_FORMAT_VERSION)
+        for name, value in self._state_constants.items():
+            state[name] = list(value)
         return state
 
     def get_state(self) -> dict[str, Any]:

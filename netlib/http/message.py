@@ -11,6 +11,7 @@ Content-Encoding undone; ``text`` is ``content`` decoded with the charset of Con
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from netlib import encoding
@@ -61,13 +62,26 @@ class MessageData:
             new.trailers = self.trailers.copy()
         return new
 
+    # Slots saved last, and only when not None (trailers, see above). Read by get_state
+    # and by the flow encoder (libmproxy/flow/encode.py).
+    _omitted_when_none = ("trailers",)
+
     def get_state(self) -> dict[str, Any]:
         state = {name: getattr(self, name) for name in self.__slots__}
         state["headers"] = self.headers.get_state()
-        trailers = state.pop("trailers")
-        if trailers is not None:
-            state["trailers"] = trailers.get_state()
+        for name in self._omitted_when_none:
+            value = state.pop(name)
+            if value is not None:
+                state[name] = value.get_state()
         return state
+
+
+@functools.cache
+def _state_keys(data_class: type[MessageData]) -> tuple[frozenset[str], frozenset[str]]:
+    """The keys a state of ``data_class`` must have, and may have (plus trailers); worked
+    out once per class, since every message of a flow file is checked against them."""
+    allowed = frozenset(data_class.__slots__)
+    return allowed - {"trailers"}, allowed
 
 
 def as_headers(value: Any) -> Headers:
@@ -107,10 +121,9 @@ class Message:
         Raises ValueError naming the missing or unexpected keys, so a damaged flow file is
         reported as such rather than as a TypeError deep inside.
         """
-        allowed = set(cls._data_class.__slots__)
-        required = allowed - {"trailers"}
-        keys = set(state)
-        if not required <= keys <= allowed:
+        required, allowed = _state_keys(cls._data_class)
+        keys = state.keys()
+        if keys != required and keys != allowed:
             missing = sorted(required - keys)
             unexpected = sorted(keys - allowed)
             raise ValueError(

@@ -203,3 +203,19 @@ def test_an_encoded_part_is_written_as_it_is():
     whole = tnetstring.dumps({"k": tnetstring.Encoded(part), "n": None})
     assert whole == tnetstring.dumps({"k": {"a": [1, b"x"]}, "n": None})
     assert tnetstring.loads(whole) == {"k": {"a": [1, b"x"]}, "n": None}
+
+
+def test_nesting_up_to_the_limit_decodes():
+    value: list = []
+    for _ in range(tnetstring.MAX_DEPTH - 1):
+        value = [value, b"x", {"k": None}]
+    assert tnetstring.loads(tnetstring.dumps(value)) == value
+    assert tnetstring.load(io.BytesIO(tnetstring.dumps(value))) == value
+
+
+def test_load_reports_offsets_from_the_start_of_the_payload():
+    """As before the single-loop decoder: load counts from the value's payload."""
+    with pytest.raises(TnetstringException, match="dict key at offset 0 is int"):
+        tnetstring.load(io.BytesIO(b"8:1:1#1:a,}"))
+    with pytest.raises(TnetstringException, match="offset 4: length 9 runs past"):
+        tnetstring.load(io.BytesIO(b"11:1:a,9:abcd,]"))
