@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from netlib.exceptions import TnetstringException
 
-__all__ = ["dumps", "dump", "loads", "load", "pop", "Encoded", "encode_leaf"]
+__all__ = ["dumps", "dump", "loads", "load", "pop", "encode_leaf"]
 
 # The longest length prefix we accept: twelve digits is a payload of up to a terabyte, far
 # beyond any real flow, and it bounds how far we look for the colon in damaged input.
@@ -51,12 +51,6 @@ _FALSE = b"false"
 
 # --- encoding --------------------------------------------------------------------------
 
-class Encoded(bytes):
-    """A value already encoded by ``dumps``, written as it is where it stands in a larger
-    value. A writer that saves many values sharing a part (the flows of one connection
-    share its client and server connection) encodes that part once."""
-
-
 def encode_leaf(value: Any) -> bytes | None:
     """The whole encoding of a non-container ``value``, or None for a list, tuple or dict.
     Exact types are checked first: a flow's state is mostly bytes, str, int and None, and
@@ -81,8 +75,6 @@ def encode_leaf(value: Any) -> bytes | None:
         return b"%d:%b^" % (len(data), data)
     if kind in (list, tuple, dict):
         return None
-    if kind is Encoded:
-        return value
     # Subclasses (an IntEnum, a bytes subclass): the slow path, by isinstance.
     for base in (bool, int, float, bytes, str, list, tuple, dict):
         if isinstance(value, base):

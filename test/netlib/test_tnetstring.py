@@ -198,13 +198,6 @@ def test_many_flows_encode_and_decode_quickly():
     assert time.perf_counter() - start < 5
 
 
-def test_an_encoded_part_is_written_as_it_is():
-    part = tnetstring.dumps({"a": [1, b"x"]})
-    whole = tnetstring.dumps({"k": tnetstring.Encoded(part), "n": None})
-    assert whole == tnetstring.dumps({"k": {"a": [1, b"x"]}, "n": None})
-    assert tnetstring.loads(whole) == {"k": {"a": [1, b"x"]}, "n": None}
-
-
 def test_nesting_up_to_the_limit_decodes():
     value: list = []
     for _ in range(tnetstring.MAX_DEPTH - 1):
