@@ -13,6 +13,10 @@ from typing import Any, Callable
 import urwid
 
 from libmproxy.console import common
+# Imported now, not at the first enter: the flow view and what it needs (content views,
+# the grid editor) take ~70 ms to import, which the first open would otherwise show.
+from libmproxy.console.export import export_menu
+from libmproxy.console.flowview import METHOD_KEYS, FlowView
 
 __all__ = ["FlowListView", "FlowListWalker", "FlowRow", "HELP_KEYS"]
 
@@ -197,7 +201,6 @@ class FlowListView(urwid.WidgetWrap):
         return self.state.focus_flow
 
     def open_flow(self, flow: Any) -> None:
-        from libmproxy.console.flowview import FlowView
         self.state.set_focus_flow(flow)
         self.ui.push(FlowView(self.ui, flow))
 
@@ -243,7 +246,6 @@ class FlowListView(urwid.WidgetWrap):
         self.ui.prompt(label, done)
 
     def _export(self, flow: Any) -> None:
-        from libmproxy.console.export import export_menu
         export_menu(self.ui, flow)
 
     def _toggle_follow(self) -> None:
@@ -276,7 +278,6 @@ class FlowListView(urwid.WidgetWrap):
 
     def _ask_new_request(self) -> None:
         """n: the method (one key, or "edit raw" to type one), then the URL."""
-        from libmproxy.console.flowview import METHOD_KEYS
 
         def method_key(key: str) -> None:
             if key == "e":
