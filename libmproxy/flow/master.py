@@ -276,7 +276,10 @@ class FlowMaster(controller.Master):
         try:
             super().run()
         finally:
-            self.done()
+            # A connection thread may still be inside a hook it handles itself (an inline
+            # ask): the features' done waits for it, so it never runs beside a hook.
+            with self.dispatch_lock:
+                self.done()
 
     def _safe(self, fn: Any, *args: Any) -> None:
         try:

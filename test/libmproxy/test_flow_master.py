@@ -2,6 +2,7 @@
 handlers, saved flows, and a real proxy whose hooks run through the chain."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any, Iterator
@@ -452,3 +453,40 @@ def test_an_ask_waits_for_the_events_queued_before_it():
     master.shutdown()
     loop.join(WAIT)
     assert order == ["first", "second", ("request", "test master")]
+
+
+def test_done_waits_for_a_hook_running_on_a_connection_thread():
+    """Shutdown during an inline-handled hook: the features' done runs after the hook
+    returns, never beside it (hooks need no locks, done included)."""
+    master = Master()
+    channel = master.make_channel()
+    order: list = []
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(Feature):
+        def request(self, flow: HTTPFlow) -> None:
+            entered.set()
+            assert release.wait(WAIT)
+            order.append("hook returns")
+
+        def done(self) -> None:
+            order.append("done")
+
+    master.add_feature(Slow())
+    loop = threading.Thread(target=master.run, name="test master")
+    loop.start()
+    deadline = time.monotonic() + WAIT
+    while not master.inline_ready and time.monotonic() < deadline:
+        time.sleep(0.001)
+    def ask() -> None:
+        with contextlib.suppress(exceptions.Kill):  # shutdown may answer it with Kill
+            channel.ask("request", make_flow())
+
+    asker = threading.Thread(target=ask, name="test asker")
+    asker.start()
+    assert entered.wait(WAIT)
+    master.shutdown()
+    release.set()
+    loop.join(WAIT)
+    asker.join(WAIT)
+    assert order == ["hook returns", "done"]
