@@ -24,7 +24,7 @@ import threading
 import time
 from typing import IO, Any, Iterable
 
-from libmproxy import controller, dump
+from libmproxy import collector, controller, dump
 from libmproxy.console import eventlog, liveoptions, palettes
 from libmproxy.console.loop import WakingQueue, drain
 from libmproxy.console.recorder import Recorder
@@ -269,7 +269,8 @@ class ConsoleMaster(FlowMaster):
         path = os.path.expanduser(path.strip())
         count = 0
         try:
-            with open(path, "rb") as f, self.state.batch():
+            # The collector paused: every flow read is kept (see libmproxy.collector).
+            with open(path, "rb") as f, self.state.batch(), collector.paused():
                 for flow in FlowReader(f).stream():
                     self._add_saved(flow)
                     count += 1

@@ -25,17 +25,16 @@ Lines are lists of ``(style, text)``; see ``_base`` for the styles.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from netlib import encoding
 from netlib.http import Headers
 from netlib.http.message import as_headers
 
+from libmproxy import collector
 from libmproxy.contentviews._base import (
     ContentViewException, Counted, Line, View, media_type,
 )
@@ -154,29 +153,8 @@ def get_content_view(view: View | str, data: bytes, *, headers: Any = None,
     if isinstance(view, str):
         view = get(view)
     headers = as_headers(headers) if headers is not None else None
-    with _collector_paused():
+    with collector.paused():
         return _content_view(view, data, headers, query, limit, limit_hint)
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while a view makes its lines.
-
-    A large body makes hundreds of thousands of lines (a list and a tuple or two each),
-    none of them in a cycle; the collector, triggered by every few hundred new containers,
-    would scan them again and again as they pile up: measured here, making all the lines
-    of a 5 MB JSON body took three to four times as long with it on. Once it is back on,
-    it scans them once more, in one go. It is on again as soon as the view is done (unless
-    it was off before); other threads meanwhile only miss collections, they never wait.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def _content_view(view: View, data: bytes, headers: Headers | None, query: Any,

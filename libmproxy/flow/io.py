@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Callable, Hashable, Iterable, Iterator
 from netlib import tnetstring
 from netlib.exceptions import TnetstringException
 
-from libmproxy import models
+from libmproxy import collector, models
 from libmproxy.flow import compat
 from libmproxy.flow.encode import encode_flow
 from libmproxy.exceptions import FlowReadException
@@ -186,13 +186,19 @@ def read_flows_from_paths(paths: Iterable[str | os.PathLike]) -> list[Flow]:
     the user asked for.
     """
     flows: list[Flow] = []
-    for path in paths:
-        path = os.path.expanduser(os.fspath(path))
-        try:
-            with open(path, "rb") as fo:
-                flows.extend(FlowReader(fo).stream())
-        except OSError as e:
-            raise FlowReadException(f"{path}: cannot read flows: {e.strerror}") from e
-        except FlowReadException as e:
-            raise FlowReadException(f"{path}: {e}") from e
+    with collector.paused():  # all of them kept: see libmproxy.collector
+        for path in paths:
+            _read_all(path, flows)
     return flows
+
+
+def _read_all(path: str | os.PathLike, flows: list[Flow]) -> None:
+    """Append every flow of ``path`` to ``flows``, with read_flows_from_paths's errors."""
+    path = os.path.expanduser(os.fspath(path))
+    try:
+        with open(path, "rb") as fo:
+            flows.extend(FlowReader(fo).stream())
+    except OSError as e:
+        raise FlowReadException(f"{path}: cannot read flows: {e.strerror}") from e
+    except FlowReadException as e:
+        raise FlowReadException(f"{path}: {e}") from e

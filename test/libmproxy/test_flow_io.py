@@ -322,3 +322,27 @@ def test_read_flows_damaged_file_names_it(tmp_path):
 def test_package_exports():
     assert flow.FlowWriter is FlowWriter and flow.FlowReader is FlowReader
     assert os.path.exists(DUMPFILE_018)
+
+
+def test_reading_whole_files_pauses_the_collector_and_restores_it(tmp_path, monkeypatch):
+    """read_flows_from_paths keeps every flow, so the cycle collector is paused while it
+    reads (see libmproxy.collector) and is on again afterwards, errors included."""
+    import gc
+    seen: list[bool] = []
+    path = tmp_path / "flows"
+    path.write_bytes(write(make_flow("/1"), make_flow("/2")))
+    real_stream = FlowReader.stream
+
+    def watching(self):
+        for flow in real_stream(self):
+            seen.append(gc.isenabled())
+            yield flow
+
+    monkeypatch.setattr(FlowReader, "stream", watching)
+    assert gc.isenabled()
+    assert [f.request.path for f in read_flows_from_paths([path])] == ["/1", "/2"]
+    assert seen == [False, False]
+    assert gc.isenabled()
+    with pytest.raises(FlowReadException):
+        read_flows_from_paths([tmp_path / "missing"])
+    assert gc.isenabled()
