@@ -154,12 +154,9 @@ def cert_spec(spec: str) -> tuple[str, str]:
 def filter_expression(value: str) -> str:
     """A filter expression (spec: Filter expressions), checked now."""
     from libmproxy import filt
-    try:
-        filt.parse(value)
-    except ValueError as e:
-        # The message's first line names the problem and its column; the caret drawing
-        # below it would break the one-line rule of startup errors.
-        raise argparse.ArgumentTypeError(str(e).splitlines()[0]) from None
+    message = filt.problem(value)
+    if message is not None:
+        raise argparse.ArgumentTypeError(message)
     return value
 
 

@@ -67,7 +67,7 @@ from typing import Any, Callable
 from libmproxy.models.http import HTTPFlow
 from libmproxy.models.tcp import TCPFlow
 
-__all__ = ["parse", "match", "Filter", "FilterError", "help", "PARSE_CACHE_SIZE"]
+__all__ = ["parse", "problem", "match", "Filter", "FilterError", "help", "PARSE_CACHE_SIZE"]
 
 # How many compiled expressions ``parse`` remembers. A console session or a script uses a
 # handful (view limit, intercept, one per replace or set-headers rule); the bound only
@@ -743,6 +743,17 @@ def parse(expression: str) -> Filter:
     if not isinstance(expression, str):
         raise TypeError(f"a filter expression is a str, not {type(expression).__name__}")
     return _compile(expression)
+
+
+def problem(expression: str) -> str | None:
+    """What is wrong with ``expression`` in one line (the parser's message names it and
+    the column; the lines after it draw a caret, which a status bar or a startup error
+    cannot show), or None if it is valid."""
+    try:
+        parse(expression)
+    except ValueError as e:
+        return str(e).splitlines()[0]
+    return None
 
 
 def match(flt: str | Callable[[Flow], bool], flow: Flow) -> bool:

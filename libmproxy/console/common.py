@@ -79,11 +79,7 @@ def validate_filter(text: str) -> str | None:
     if not text.strip():
         return None
     from libmproxy import filt
-    try:
-        filt.parse(text)
-    except ValueError as e:
-        return str(e).splitlines()[0]
-    return None
+    return filt.problem(text)
 
 
 def validate_url(text: str) -> str | None:

@@ -64,10 +64,9 @@ def _blank(options: Any, name: str) -> Any:
 def _check_filter(name: str, value: Any) -> None:
     if value:
         from libmproxy import filt
-        try:
-            filt.parse(value)
-        except ValueError as e:
-            raise ValueError(f"{name}: {str(e).splitlines()[0]}") from None
+        message = filt.problem(value)
+        if message is not None:
+            raise ValueError(f"{name}: {message}")
 
 
 def _proxy_values(changes: dict[str, Any]) -> dict[str, Any]:

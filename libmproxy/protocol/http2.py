@@ -347,18 +347,13 @@ class Http2Layer(Layer):
             self._take_data(CLIENT, stream, event, stream is None or stream.request_ended)
         elif kind is h2.events.RequestReceived:
             self._new_stream(event)
-        elif kind is h2.events.StreamEnded:
-            stream = self._streams.get(event.stream_id)
-            if stream is not None and not stream.request_ended:
-                stream.request_ended = True
-                stream.inbox.put(Ended())
-        elif kind is h2.events.TrailersReceived:
+        elif kind is h2.events.StreamEnded or kind is h2.events.TrailersReceived:
             # Trailers always end the stream (h2 refuses them without END_STREAM): they
-            # end the request here, and the StreamEnded after them finds it ended.
+            # end the request, and the StreamEnded after them finds it ended.
             stream = self._streams.get(event.stream_id)
             if stream is not None and not stream.request_ended:
                 stream.request_ended = True
-                stream.inbox.put(Ended(event.headers))
+                stream.inbox.put(Ended(getattr(event, "headers", None)))
         elif kind is h2.events.StreamReset:
             stream = self._streams.get(event.stream_id)
             if stream is not None:
@@ -423,17 +418,13 @@ class Http2Layer(Layer):
                 ended = event.stream_ended is not None
                 stream.response_ended = ended
                 stream.inbox.put(Headers(event.headers, time.time(), ended))
-        elif kind is h2.events.StreamEnded:
+        elif kind is h2.events.StreamEnded or kind is h2.events.TrailersReceived:
+            # As the client's, above: trailers end the response.
             stream = self._by_server_id.get(event.stream_id)
             if stream is not None and not stream.response_ended:
                 stream.response_ended = True
-                stream.inbox.put(Ended())
+                stream.inbox.put(Ended(getattr(event, "headers", None)))
             self._open_waiting()
-        elif kind is h2.events.TrailersReceived:  # as the client's, above
-            stream = self._by_server_id.get(event.stream_id)
-            if stream is not None and not stream.response_ended:
-                stream.response_ended = True
-                stream.inbox.put(Ended(event.headers))
         elif kind is h2.events.StreamReset:
             self._server_reset(event)
             self._open_waiting()

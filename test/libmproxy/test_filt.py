@@ -561,3 +561,9 @@ def test_help_lists_the_spec_table_exactly():
 def test_every_operator_of_the_spec_table_parses(syntax):
     expression = syntax.replace(" regex", " x").replace(" int", " 200")
     assert repr(filt.parse(expression).root) == expression
+
+
+def test_problem_says_what_is_wrong_in_one_line():
+    assert filt.problem("~q & ~h foo") is None
+    message = filt.problem("~zz")
+    assert message is not None and "\n" not in message and "~zz" in message

@@ -85,16 +85,6 @@ class BytesColumn(Column):
         return escape_bytes(data)
 
 
-def _filter_error(expression: str) -> str | None:
-    try:
-        filt.parse(expression)
-    except ValueError as e:
-        # The parser's message names the expression; its further lines point at the
-        # column, which a one-line status bar cannot show.
-        return str(e).splitlines()[0]
-    return None
-
-
 def _regex_error(pattern: str) -> str | None:
     try:
         re.compile(pattern)
@@ -107,7 +97,7 @@ class FilterColumn(Column):
     """A filter expression, checked with the filter parser as typed."""
 
     def __init__(self, heading: str = "Filter") -> None:
-        super().__init__(heading, _filter_error)
+        super().__init__(heading, filt.problem)
 
 
 class RegexColumn(Column):
