@@ -117,7 +117,7 @@ def flow_from_state(state: Any) -> Flow | None:
 
 
 class FlowWriter:
-    """Appends flows to an open binary file, one flush per flow."""
+    """Appends flows to an open binary file, flushing after each (see ``add``)."""
 
     def __init__(self, fo: BinaryIO) -> None:
         self.fo = fo

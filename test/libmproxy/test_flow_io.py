@@ -75,9 +75,8 @@ def test_http_flows_round_trip_in_order():
 
 
 def test_flows_sharing_a_connection_are_each_written_whole():
-    """The writer encodes a connection shared by several flows once; every flow still
-    carries its own copy, and a connection that changed between flows is written as it
-    was at each flow."""
+    """Flows sharing a connection each carry their own copy of it, as it was when each
+    flow was written."""
     client, server = ClientConnection(("127.0.0.1", 5000)), ServerConnection(("example.com", 80))
     buf = io.BytesIO()
     writer = FlowWriter(buf)
