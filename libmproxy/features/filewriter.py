@@ -3,9 +3,9 @@ a flow file, flushed as soon as the writer has caught up, so a killed mitmdump l
 most the flows in progress.
 
 Encoding a flow is the dearest thing a proxy that records does (about 30 us of Python per
-small flow, two or three times that in a loaded proxy), so it does not happen in the hook: the hook hands the
-flow to the writer's own thread ("flow writer") and returns, and the connection that
-completed the flow goes on at once. The thread encodes and writes flows in the order they
+small flow, two or three times that in a loaded proxy), so it does not happen in the
+hook: the hook hands the flow to the writer's own thread ("flow writer") and returns, and
+the connection that completed the flow goes on at once. The thread encodes and writes flows in the order they
 completed, flushing whenever no other flow waits (one write per burst). A flow is not
 changed after its response or error event, so the thread may read it while the
 connection moves on.
