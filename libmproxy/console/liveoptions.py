@@ -8,9 +8,9 @@ Features are rebuilt only for the options that changed: a feature whose options 
 change keeps its state (sticky cookies seen so far, a script's module, an open flow file,
 server replay's unused responses). New features are made by ``features.build_chain`` from
 a copy of the options in which every unchanged feature's options are switched off, so
-this module builds nothing itself; ``FEATURE_OPTIONS`` says which options each feature
-reads and, by its order, where the feature goes in the chain (build_chain's order, which
-test_master checks).
+this module builds nothing itself; ``FEATURE_OPTIONS`` (build_chain's own table,
+``features.CHAIN``) says which options each feature reads and, by its order, where the
+feature goes in the chain.
 """
 from __future__ import annotations
 
@@ -18,26 +18,13 @@ import dataclasses
 from typing import Any
 
 from libmproxy.exceptions import ProxyException
-from libmproxy.features import build_chain
+from libmproxy.features import CHAIN, build_chain
 
 __all__ = ["FEATURE_OPTIONS", "PROXY_OPTIONS", "apply"]
 
-# (feature class name, the options it is built from), in chain order.
-FEATURE_OPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Replace", ("replacements",)),
-    ("SetHeaders", ("setheaders",)),
-    ("Script", ("scripts",)),
-    ("StickyCookie", ("stickycookie",)),
-    ("StickyAuth", ("stickyauth",)),
-    ("Anticache", ("anticache",)),
-    ("Anticomp", ("anticomp",)),
-    ("StreamBodies", ("stream_large_bodies",)),
-    ("ServerPlayback", ("server_replay", "kill", "rheaders", "refresh_server_playback",
-                        "nopop", "replay_ignore_content", "replay_ignore_payload_params",
-                        "replay_ignore_params", "replay_ignore_host")),
-    ("ClientPlayback", ("client_replay",)),
-    ("FileWriter", ("outfile",)),
-)
+# (feature class name, the options it is built from), in chain order: build_chain's table.
+FEATURE_OPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (kind, options) for kind, options, _ in CHAIN)
 _KIND_ORDER = {name: i for i, (name, _) in enumerate(FEATURE_OPTIONS)}
 _CHAIN_OPTIONS = {opt for _, opts in FEATURE_OPTIONS for opt in opts}
 
