@@ -30,13 +30,15 @@ class _AddressAttribute:
     proxy assigns the tuples ``socket`` returns, and the saved state needs an Address."""
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.slot = "_" + name
+        # Where the value is kept, as it is read back: the flow encoder
+        # (libmproxy/flow/encode.py) reads it from there, without calling __get__.
+        self.stored_as = "_" + name
 
     def __get__(self, obj: Any, objtype: type | None = None) -> Any:
-        return self if obj is None else getattr(obj, self.slot)
+        return self if obj is None else getattr(obj, self.stored_as)
 
     def __set__(self, obj: Any, value: Address | tuple | None) -> None:
-        setattr(obj, self.slot, _address(value))
+        setattr(obj, self.stored_as, _address(value))
 
 
 class _Connection(StateObject):

@@ -66,8 +66,12 @@ class Address:
         """The tuple ``socket.connect``/``bind`` take."""
         return (self.host, self.port)
 
+    # What get_state saves, in this order; the flow encoder (libmproxy/flow/encode.py)
+    # reads the same table.
+    _state_fields = ("address", "use_ipv6")
+
     def get_state(self) -> dict[str, Any]:
-        return {"address": self.address, "use_ipv6": self.use_ipv6}
+        return {name: getattr(self, name) for name in self._state_fields}
 
     def set_state(self, state: dict[str, Any]) -> None:
         host, port = state["address"]

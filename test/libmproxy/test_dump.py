@@ -330,6 +330,33 @@ def test_written_ids_memory_is_bounded(tmp_path, monkeypatch):
     m.close()
 
 
+def test_a_stalled_disk_holds_the_hook_and_loses_nothing(tmp_path, monkeypatch):
+    """At most MAX_WAITING flows wait for the writer; then the hook (the connection)
+    waits for room, so memory stays bounded; once the disk moves, every flow is written."""
+    monkeypatch.setattr(filewriter, "MAX_WAITING", 4)
+    path = tmp_path / "flows"
+    m, _, _ = master_with(outfile=(str(path), "wb"), flow_detail=0)
+    writer = m.get_feature(filewriter.FileWriter).writer
+    disk = threading.Event()
+    add = writer.add
+    monkeypatch.setattr(writer, "add", lambda flow, flush: (disk.wait(), add(flow, flush)))
+    hooks = threading.Thread(
+        target=lambda: [m.dispatch("response", make_flow(f"/{i}")) for i in range(10)])
+    hooks.start()
+    deadline = time.monotonic() + 10
+    waiting = m.get_feature(filewriter.FileWriter)._waiting
+    while waiting.qsize() < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    assert hooks.is_alive()  # held: the writer is stuck on its first flow
+    assert 3 <= waiting.qsize() <= 4
+    disk.set()
+    hooks.join(10)
+    assert not hooks.is_alive()
+    m.close()
+    assert [f.request.path for f in read_flows(path)] == [f"/{i}" for i in range(10)]
+
+
 def test_append_mode(tmp_path):
     path = tmp_path / "flows"
     with open(path, "wb") as fo:
