@@ -108,13 +108,14 @@ class _MultiDict(MutableMapping):
         new value each; surplus old fields are dropped and surplus new values appended, so
         rewriting a header does not move it around in the message.
         """
-        stored_key = self._to_stored(key)
-        wanted = self._kconv(stored_key)
-        pending = [self._to_stored(value) for value in values]
+        to_stored, kconv = self._to_stored, self._kconv
+        stored_key = to_stored(key)
+        wanted = kconv(stored_key)
+        pending = [to_stored(value) for value in values]
         pending.reverse()  # pop() from the end takes them in the given order
         kept = []
         for name, value in self.fields:
-            if self._kconv(name) != wanted:
+            if kconv(name) != wanted:
                 kept.append((name, value))
             elif pending:
                 kept.append((name, pending.pop()))

@@ -71,9 +71,10 @@ class Headers(_MultiDict):
         for name, value in headers.items():
             self[name.replace("_", "-")] = value
 
-    @staticmethod
-    def _kconv(key: bytes) -> bytes:
-        return key.lower()
+    # Names compare case-insensitively. bytes.lower itself, not a function calling it: the
+    # generic methods (set_all, behind every ``headers[name] = value`` of a script) call
+    # it once per field.
+    _kconv = staticmethod(bytes.lower)
 
     @staticmethod
     def _reduce_values(values: list[str]) -> str:
