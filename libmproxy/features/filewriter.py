@@ -25,7 +25,7 @@ import time
 from typing import Any, BinaryIO, Callable
 
 from libmproxy.exceptions import FlowWriteException
-from libmproxy.flow.io import FlowWriter
+from libmproxy.flow.encode import encode_flow
 from libmproxy.flow.master import Feature
 
 __all__ = ["FileWriter", "RECENT_IDS", "MAX_WAITING"]
@@ -56,7 +56,6 @@ class FileWriter(Feature):
         except OSError as e:
             raise FlowWriteException(f"{path}: cannot open flow file: {e.strerror}") from e
         self.path = path
-        self.writer = FlowWriter(self.file)
         self.filt = filt
         self.master: Any = None
         self._written: collections.OrderedDict[str, None] = collections.OrderedDict()
@@ -89,16 +88,30 @@ class FileWriter(Feature):
             time.sleep(ROOM_POLL)
 
     def _write_waiting(self) -> None:
-        """The writer thread: write each flow handed over, in order, until ``done``."""
+        """The writer thread: write each flow handed over, in order, until ``done``.
+
+        A flow that cannot be encoded (a script put a value in it that flow files cannot
+        carry, or a cycle) is left out, with an error naming it: the file is unchanged,
+        since a flow is encoded whole before its first byte is written. A failed write
+        (disk full, file gone) ends recording, reported once; the proxy goes on."""
         failed = False
         while (flow := self._waiting.get()) is not _DONE:
             if failed:
-                continue  # reported once; the proxy goes on without recording
+                continue
             try:
+                encoded = encode_flow(flow)
+            except Exception as e:
+                encoded = None
+                self._report(f"{self.path}: flow {flow.id} not written: cannot encode it "
+                             f"({type(e).__name__}: {e})")
+            try:
+                if encoded is not None:
+                    self.file.write(encoded)
                 # Flushed when no other flow waits: one write for a burst of flows, and
                 # none completed is left unwritten once the thread has caught up.
-                self.writer.add(flow, flush=self._waiting.empty())
-            except (OSError, ValueError, TypeError) as e:
+                if self._waiting.empty():
+                    self.file.flush()
+            except (OSError, ValueError) as e:  # ValueError: the file was closed
                 failed = True
                 self._report(f"{self.path}: cannot write flows any more ({e}); "
                              f"the proxy goes on without recording")

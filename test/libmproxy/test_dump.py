@@ -336,10 +336,9 @@ def test_a_stalled_disk_holds_the_hook_and_loses_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(filewriter, "MAX_WAITING", 4)
     path = tmp_path / "flows"
     m, _, _ = master_with(outfile=(str(path), "wb"), flow_detail=0)
-    writer = m.get_feature(filewriter.FileWriter).writer
     disk = threading.Event()
-    add = writer.add
-    monkeypatch.setattr(writer, "add", lambda flow, flush: (disk.wait(), add(flow, flush)))
+    encode = filewriter.encode_flow
+    monkeypatch.setattr(filewriter, "encode_flow", lambda flow: (disk.wait(), encode(flow))[1])
     hooks = threading.Thread(
         target=lambda: [m.dispatch("response", make_flow(f"/{i}")) for i in range(10)])
     hooks.start()
@@ -355,6 +354,50 @@ def test_a_stalled_disk_holds_the_hook_and_loses_nothing(tmp_path, monkeypatch):
     assert not hooks.is_alive()
     m.close()
     assert [f.request.path for f in read_flows(path)] == [f"/{i}" for i in range(10)]
+
+
+def logged_errors(m: DumpMaster) -> list[str]:
+    """The errors other threads queued for the master (its loop does not run here)."""
+    return [e.obj.msg for e in list(m.event_queue.queue)
+            if e.mtype == "log" and e.obj.level == "error"]
+
+
+@pytest.mark.parametrize("spoil", ["value", "cycle"])
+def test_a_flow_that_cannot_be_encoded_is_left_out_and_named(tmp_path, spoil):
+    """A script put something in a flow that flow files cannot carry: that flow is left
+    out with an error naming it, the flows around it are written."""
+    path = tmp_path / "flows"
+    m, _, _ = master_with(outfile=(str(path), "wb"), flow_detail=0)
+    m.dispatch("response", make_flow("/before"))
+    bad = make_flow("/bad")
+    if spoil == "value":
+        bad.marked = object()
+    else:
+        cycle: list = []
+        cycle.append(cycle)
+        bad.marked = cycle
+    m.dispatch("response", bad)
+    m.dispatch("response", make_flow("/after"))
+    m.close()
+    assert [f.request.path for f in read_flows(path)] == ["/before", "/after"]
+    errors = logged_errors(m)
+    assert len(errors) == 1 and f"flow {bad.id} not written" in errors[0]
+
+
+def test_a_failed_write_ends_recording_once_and_the_proxy_goes_on(tmp_path, monkeypatch):
+    m, _, _ = master_with(outfile=(str(tmp_path / "flows"), "wb"), flow_detail=0)
+    feature = m.get_feature(filewriter.FileWriter)
+
+    def disk_full(data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(feature.file, "write", disk_full)
+    for i in range(5):
+        m.dispatch("response", make_flow(f"/{i}"))
+    m.close()
+    errors = logged_errors(m)
+    assert len(errors) == 1
+    assert "No space left on device" in errors[0] and "without recording" in errors[0]
 
 
 def test_append_mode(tmp_path):
