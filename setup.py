@@ -43,9 +43,10 @@ setup(
             "websockets>=15.0",  # test_websockets.py: client (through a proxy) and origin
         ],
     },
-    # The flow writer's encoder in C (mitmdump -w); optional: without a compiler the
-    # build goes on and libmproxy/flow/encode.py encodes in Python, about 4x slower.
-    ext_modules=[Extension("netlib._tnetencode", ["netlib/_tnetencode.c"], optional=True)],
+    # Flow files' tnetstrings in C (mitmdump -w, reading flow files); optional: without a
+    # compiler the build goes on, and netlib/tnetstring.py and libmproxy/flow/encode.py
+    # do the work in Python, about 4x slower.
+    ext_modules=[Extension("netlib._tnetstring", ["netlib/_tnetstring.c"], optional=True)],
     entry_points={"console_scripts": [
         "mitmdump = libmproxy.main:mitmdump",
         "mitmproxy = libmproxy.main:mitmproxy",

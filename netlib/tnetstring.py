@@ -25,6 +25,11 @@ from typing import Any, BinaryIO
 
 from netlib.exceptions import TnetstringException
 
+try:
+    from netlib import _tnetstring
+except ImportError:  # built without a C compiler: decoding is done here
+    _tnetstring = None
+
 __all__ = ["dumps", "dump", "loads", "load", "pop", "encode_leaf"]
 
 # The longest length prefix we accept: twelve digits is a payload of up to a terabyte, far
@@ -287,13 +292,26 @@ def _decode_value(data: bytes, begin: int, end: int, start: int, base: int) -> A
             items, append, limit, key, start = stack.pop()  # ``start``: where ``value`` began
 
 
+def _decode(data: bytes, begin: int, end: int) -> Any:
+    """The value whose payload is ``data[begin:end]``, by the C decoder when it is built
+    (about 10x faster). Damaged input makes it fail without saying how; then
+    ``_decode_value`` decodes the same bytes again and raises the message that says what
+    is wrong and where, so those messages are written once, here."""
+    if _tnetstring is not None:
+        try:
+            return _tnetstring.decode(data, begin, end)
+        except Exception:  # whatever it was, the Python decoder has the last word
+            pass
+    return _decode_value(data, begin, end, 0, 0)
+
+
 def pop(data: bytes) -> tuple[Any, bytes]:
     """Decode the first value of ``data``; return it and the bytes after it."""
     data = bytes(data)
     if not data:
         raise TnetstringException("empty input: expected a tnetstring")
     begin, end = _read_prefix(data, 0, len(data))
-    return _decode_value(data, begin, end, 0, 0), data[end + 1:]
+    return _decode(data, begin, end), data[end + 1:]
 
 
 def loads(data: bytes) -> Any:
@@ -345,4 +363,4 @@ def load(file: BinaryIO) -> Any:
     if len(rest) != length + 1:
         raise TnetstringException(
             f"truncated tnetstring: expected {length + 1} bytes after the length, got {len(rest)}")
-    return _decode_value(rest, 0, length, 0, 0)
+    return _decode(rest, 0, length)

@@ -16,7 +16,7 @@ so is a flow carrying a backup (the rare modified flow) or an object with a ``ge
 of its own. test_flow_encode checks the bytes against ``dumps(get_state())``.
 
 Two walkers read the specs:
-- ``netlib._tnetencode`` (C, built by setup.py when a compiler is there): about 9 us for a
+- ``netlib._tnetstring`` (C, built by setup.py when a compiler is there): about 9 us for a
   small HTTP flow, a fifth of it in float repr. What it has no spec for comes back to
   ``_fallback``, the Python walker (certificates, TCP messages).
 - the Python walker here (``encode_value``): about 35 us. It encodes what the C walker
@@ -41,16 +41,16 @@ from libmproxy.models.http import HTTPRequest
 from libmproxy.stateobject import StateObject
 
 try:
-    from netlib import _tnetencode
+    from netlib import _tnetstring
 except ImportError:  # built without a C compiler: the Python walker does everything
-    _tnetencode = None
+    _tnetstring = None
 
 __all__ = ["encode_flow", "encode_value"]
 
 # Appends the encoding of a value to a list of output pieces; returns its size in bytes.
 Encoder = Callable[[Any, list], int]
 
-# A class's saved layout, as the C walker reads it (see netlib/_tnetencode.c):
+# A class's saved layout, as the C walker reads it (see netlib/_tnetstring.c):
 # (getter, encoded keys or None, optional flags or None, tail, guard or None).
 Spec = tuple
 
@@ -80,10 +80,10 @@ def encode_flow(flow: Flow) -> bytes:
     Raises what that would raise: TypeError for a value the format cannot carry, and
     the flow's own refusal (FlowWriteException for a WebSocket flow).
     """
-    if _tnetencode is not None:
+    if _tnetstring is not None:
         try:
-            return _tnetencode.encode(flow, _specs, _fallback)
-        except _tnetencode.LargeValue:
+            return _tnetstring.encode(flow, _specs, _fallback)
+        except _tnetstring.LargeValue:
             pass
     out: list[bytes] = []
     encode_value(flow, out)

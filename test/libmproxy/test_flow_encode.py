@@ -1,7 +1,7 @@
 """encode_flow: the bytes of ``tnetstring.dumps(flow.get_state())``, byte for byte, for every
 kind of flow the models hold, including the real release files in the shared data directory.
 
-Every test runs twice: with the C walker (netlib._tnetencode, which setup.py builds) and with
+Every test runs twice: with the C walker (netlib._tnetstring, which setup.py builds) and with
 the Python walker alone (as on a machine without a compiler)."""
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ SHARED_FLOWS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 def walker(request, monkeypatch) -> str:
     if request.param == "c":
         # Built by `pip install -e .` (setup.py); missing means the build fell back.
-        assert encode._tnetencode is not None, "netlib._tnetencode was not built"
+        assert encode._tnetstring is not None, "netlib._tnetstring was not built"
     else:
-        monkeypatch.setattr(encode, "_tnetencode", None)
+        monkeypatch.setattr(encode, "_tnetstring", None)
     return request.param
 
 

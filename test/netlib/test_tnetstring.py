@@ -8,6 +8,17 @@ from netlib import tnetstring
 from netlib.exceptions import TnetstringException
 
 
+@pytest.fixture(autouse=True, params=["c", "python"])
+def decoder(request, monkeypatch) -> str:
+    """Every test runs with the C decoder (built by setup.py) and with the Python one
+    alone, as on a machine without a compiler."""
+    if request.param == "c":
+        assert tnetstring._tnetstring is not None, "netlib._tnetstring was not built"
+    else:
+        monkeypatch.setattr(tnetstring, "_tnetstring", None)
+    return request.param
+
+
 @pytest.mark.parametrize("value, encoded", [
     (b"", b"0:,"),
     (b"hello", b"5:hello,"),

@@ -1,7 +1,9 @@
-"""netlib._tnetencode, the C walker: plain values exactly as tnetstring.dumps writes them
-(the reference), model objects from specs, and the ways a bad value or spec fails.
+"""netlib._tnetstring, tnetstrings in C, against netlib/tnetstring.py (the reference).
 
-Flows through both walkers are checked in test/libmproxy/test_flow_encode.py."""
+encode: plain values exactly as tnetstring.dumps writes them, model objects from specs, and
+the ways a bad value or spec fails (flows through both walkers are checked in
+test/libmproxy/test_flow_encode.py). decode: the values the Python decoder returns, and a
+failure wherever it raises (its message then comes from the Python decoder)."""
 from __future__ import annotations
 
 import collections
@@ -12,12 +14,13 @@ from operator import attrgetter
 import pytest
 
 from netlib import tnetstring
+from netlib.exceptions import TnetstringException
 
-_tnetencode = pytest.importorskip("netlib._tnetencode")  # setup.py builds it
+from netlib import _tnetstring  # setup.py builds it; an ImportError here is a failed build
 
 
 def encode(value, specs=None, fallback=None):
-    return _tnetencode.encode(value, {} if specs is None else specs, fallback)
+    return _tnetstring.encode(value, {} if specs is None else specs, fallback)
 
 
 class Color(enum.IntEnum):
@@ -104,9 +107,9 @@ def test_a_string_that_is_not_utf8_encodable():
 
 
 def test_byte_strings_over_the_copy_limit_are_left_to_the_python_walker():
-    assert _tnetencode.COPY_LIMIT == tnetstring.COPY_LIMIT
+    assert _tnetstring.COPY_LIMIT == tnetstring.COPY_LIMIT
     assert encode(b"x" * tnetstring.COPY_LIMIT) == tnetstring.dumps(b"x" * tnetstring.COPY_LIMIT)
-    with pytest.raises(_tnetencode.LargeValue):
+    with pytest.raises(_tnetstring.LargeValue):
         encode([b"x" * (tnetstring.COPY_LIMIT + 1)])
 
 
@@ -186,6 +189,95 @@ def test_a_list_emptied_by_a_fallback_is_safe():
 
 def test_arguments():
     with pytest.raises(TypeError):
-        _tnetencode.encode(1, {})
+        _tnetstring.encode(1, {})
     with pytest.raises(TypeError, match="specs must be a dict"):
-        _tnetencode.encode(1, [], None)
+        _tnetstring.encode(1, [], None)
+
+
+# --- decode ------------------------------------------------------------------------------
+
+def c_decode(data: bytes):
+    """The C decoder on a whole tnetstring (its prefix read as tnetstring.pop reads it)."""
+    begin, end = tnetstring._read_prefix(data, 0, len(data))
+    return _tnetstring.decode(data, begin, end)
+
+
+def python_decode(data: bytes):
+    begin, end = tnetstring._read_prefix(data, 0, len(data))
+    return tnetstring._decode_value(data, begin, end, 0, 0)
+
+
+@pytest.mark.parametrize("value", PLAIN[:-3], ids=repr)
+def test_decode_plain_values(value):
+    data = tnetstring.dumps(value)
+    decoded = c_decode(data)
+    assert decoded == python_decode(data) or (value != value)  # nan != nan
+    assert repr(decoded) == repr(python_decode(data))
+
+
+@pytest.mark.parametrize("data", [
+    b"3: 12#", b"4:+1_0#", b"3:1e5^", b"4:-inf^", b"6: 1.5e3^", b"19:1234567890123456789#",
+    b"20:-1234567890123456789#", b"3:007#", b"2:-0#", b"0:]", b"0:}", b"8:1:a;1:b;}",
+    b"16:1:a;1:1#1:a;1:2#}",  # a repeated key: the last value wins
+])
+def test_decode_what_int_float_and_dict_accept(data):
+    assert repr(c_decode(data)) == repr(python_decode(data))
+
+
+def test_decode_nesting_up_to_the_limit():
+    """Both decoders take the same depth of nested containers, and refuse one more."""
+    def nested(levels: int) -> bytes:
+        data = b"0:]"
+        for _ in range(levels):
+            data = b"%d:%b]" % (len(data), data)
+        return data
+
+    levels = tnetstring.MAX_DEPTH + 1  # non-empty lists around the innermost empty one
+    assert c_decode(nested(levels)) == python_decode(nested(levels))
+    with pytest.raises(ValueError):
+        c_decode(nested(levels + 1))
+    with pytest.raises(TnetstringException, match="nested too deeply"):
+        tnetstring.loads(nested(levels + 1))
+
+
+def test_decode_fails_wherever_the_python_decoder_does():
+    """Thousands of damaged encodings of a flow-like value: the C decoder returns what the
+    Python decoder returns, or fails where it raises; never a crash or another value."""
+    rnd = random.Random(1802)
+    value = {"request": {"method": b"GET", "headers": [[b"Host", b"a.test"]], "port": 443,
+                         "timestamp_start": 1.25, "is_replay": False, "content": None},
+             "id": "f1", "version": [0, 18, 2], "marked": True}
+    good = tnetstring.dumps(value)
+    agreed = failed = 0
+    for _ in range(3000):
+        data = bytearray(good)
+        for _ in range(rnd.randrange(1, 4)):
+            kind = rnd.randrange(3)
+            at = rnd.randrange(len(data))
+            if kind == 0:
+                data[at] = rnd.choice(b"0123456789:,;#^!~]}x-. ")
+            elif kind == 1:
+                del data[at]
+            else:
+                data.insert(at, rnd.choice(b"0123456789:,]}"))
+        data = bytes(data)
+        try:
+            begin, end = tnetstring._read_prefix(data, 0, len(data))
+        except TnetstringException:
+            continue
+        try:
+            expected = tnetstring._decode_value(data, begin, end, 0, 0)
+        except TnetstringException:
+            with pytest.raises(Exception):
+                _tnetstring.decode(data, begin, end)
+            failed += 1
+            continue
+        assert repr(_tnetstring.decode(data, begin, end)) == repr(expected)
+        agreed += 1
+    assert agreed > 100 and failed > 100  # both kinds were exercised
+
+
+@pytest.mark.parametrize("args", [(b"1:a,", 2, 10), (b"1:a,", 3, 2), ("1:a,", 2, 3), (b"",)])
+def test_decode_arguments(args):
+    with pytest.raises((ValueError, TypeError)):
+        _tnetstring.decode(*args)
