@@ -483,6 +483,18 @@ read_prefix(const char *data, Py_ssize_t pos, Py_ssize_t limit, Py_ssize_t *begi
     return 0;
 }
 
+/* A number read from its payload the way int() or float() reads bytes. */
+static PyObject *
+read_number(const char *payload, Py_ssize_t size, PyObject *(*read)(PyObject *))
+{
+    PyObject *text = PyBytes_FromStringAndSize(payload, size);
+    if (text == NULL)
+        return NULL;
+    PyObject *number = read(text);
+    Py_DECREF(text);
+    return number;
+}
+
 static PyObject *
 decode_int(const char *payload, Py_ssize_t size)
 {
@@ -496,23 +508,7 @@ decode_int(const char *payload, Py_ssize_t size)
         if (i == size)
             return PyLong_FromLongLong(payload[0] == '-' ? -number : number);
     }
-    PyObject *text = PyBytes_FromStringAndSize(payload, size);
-    if (text == NULL)
-        return NULL;
-    PyObject *number = PyNumber_Long(text);
-    Py_DECREF(text);
-    return number;
-}
-
-static PyObject *
-decode_float(const char *payload, Py_ssize_t size)
-{
-    PyObject *text = PyBytes_FromStringAndSize(payload, size);
-    if (text == NULL)
-        return NULL;
-    PyObject *number = PyFloat_FromString(text);
-    Py_DECREF(text);
-    return number;
+    return read_number(payload, size, PyNumber_Long);
 }
 
 static PyObject *
@@ -571,7 +567,7 @@ decode_value(const char *data, Py_ssize_t begin, Py_ssize_t end, int depth)
     case '#':
         return size ? decode_int(payload, size) : malformed();
     case '^':
-        return decode_float(payload, size);
+        return read_number(payload, size, PyFloat_FromString);
     case '!':
         if (size == 4 && memcmp(payload, "true", 4) == 0)
             Py_RETURN_TRUE;
