@@ -290,6 +290,7 @@ def _help_keys() -> list[tuple[str, list[tuple[str, str]]]]:
             ("d", "delete flow"),
             ("E", "export (curl, python, raw request, raw response)"),
             ("e", "edit request/response"),
+            ("e c", "edit the cookies (Request) or the Set-Cookie cookies (Response)"),
             ("f", "load full body data"),
             ("m", "change body display mode for this entity"),
             *modes,
@@ -684,10 +685,11 @@ class FlowView(urwid.WidgetWrap):
     def _edit_menu(self, message: Any) -> None:
         if self.tab == TAB_REQUEST:
             keys = [("query", "q"), ("path", "p"), ("url", "u"), ("header", "h"),
-                    ("form", "f"), ("raw body", "r"), ("method", "m")]
+                    ("form", "f"), ("raw body", "r"), ("method", "m"), ("cookies", "c")]
             self.ui.prompt_onekey("Edit request", keys, self._edit_request)
         else:
-            keys = [("code", "o"), ("message", "m"), ("header", "h"), ("raw body", "r")]
+            keys = [("code", "o"), ("message", "m"), ("header", "h"), ("raw body", "r"),
+                    ("set-cookies", "c")]
             self.ui.prompt_onekey("Edit response", keys, self._edit_response)
 
     def _edit(self, apply: Callable[..., Any]) -> Callable[..., None]:
@@ -712,6 +714,10 @@ class FlowView(urwid.WidgetWrap):
                                  self._edit(lambda items: setattr(request, "path_components",
                                                                   items)),
                                  heading="Component")
+        elif key == "c":
+            grideditor.edit_cookies(self.ui, "Editing request cookies",
+                                    list(request.cookies.items(multi=True)),
+                                    self._edit(lambda rows: setattr(request, "cookies", rows)))
         elif key == "q":
             grideditor.edit_query(self.ui, "Editing query", list(request.query.items(multi=True)),
                                   self._edit(lambda rows: setattr(request, "query", rows)))
@@ -756,8 +762,20 @@ class FlowView(urwid.WidgetWrap):
         elif key == "m":
             self.ui.prompt("Message", self._edit(lambda text: setattr(response, "reason", text)),
                            text=response.reason)
+        elif key == "c":
+            self._edit_set_cookies(response)
         else:
             self._edit_common(response, key)
+
+    def _edit_set_cookies(self, response: HTTPResponse) -> None:
+        """Set-Cookie cookies, written back one header per cookie (response.cookies)."""
+        cookies = [(name, value, list(attrs.items(multi=True)))
+                   for name, (value, attrs) in response.cookies.items(multi=True)]
+        grideditor.edit_set_cookies(
+            self.ui, "Editing Set-Cookie headers", cookies,
+            self._edit(lambda rows: setattr(response, "cookies",
+                                            [(name, (value, attrs))
+                                             for name, value, attrs in rows])))
 
     def _edit_common(self, message: HTTPRequest | HTTPResponse, key: str) -> None:
         if key == "h":

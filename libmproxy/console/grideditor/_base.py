@@ -2,7 +2,8 @@
 
 Keys are 0.18's (its help screen): arrows or ``h j k l`` move, ``g``/``G`` go to the first
 and last row, ``tab`` to the next field, ``enter`` edits the focused cell (its background
-changes; ``esc`` or ``enter`` stop editing), ``a``/``A`` add a row after/before the focus,
+changes; ``esc`` or ``enter`` stop editing) or, in a sub-grid column (a cookie's
+attributes), opens a grid of its own, ``a``/``A`` add a row after/before the focus,
 ``d`` deletes it, ``e`` edits the cell in an external editor, ``r``/``R`` read the cell's
 value from a file (escaped / exactly as it is), ``q`` or ``esc`` save and leave.
 
@@ -19,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import urwid
 
-from libmproxy.console.grideditor._columns import Column
+from libmproxy.console.grideditor._columns import Column, SubgridColumn
 
 __all__ = ["GridEditor", "GridRow", "FIRST_WIDTH_MIN", "FIRST_WIDTH_MAX"]
 
@@ -145,6 +146,12 @@ class GridEditor(urwid.WidgetWrap):
         self.edit_width = 1
         self._width = FIRST_WIDTH_MIN
         self.help_keys = [("Editor control", _EDITOR_KEYS), ("Editing a field", _EDITING_KEYS)]
+        subgrids = [column.heading for column in self.columns
+                    if isinstance(column, SubgridColumn)]
+        if subgrids:
+            self.help_keys.insert(0, ("Special keys", [
+                ("enter", f"on {heading}: edit them in a grid of their own")
+                for heading in subgrids]))
         if any(column.escaped for column in self.columns):
             self.help_keys.append(("Escapes in values", _ESCAPE_KEYS))
 
@@ -263,8 +270,16 @@ class GridEditor(urwid.WidgetWrap):
 
     # --- editing --------------------------------------------------------------------------
 
+    def enter(self) -> None:
+        if isinstance(self.columns[self.focus_col], SubgridColumn):
+            self.open_subgrid()
+        else:
+            self.start_edit()
+
     def start_edit(self) -> None:
-        if not self.walker:
+        """Edit the focused cell in place; a sub-grid cell is not edited as text here (as
+        in 0.18: ``tab`` from the cell before ends the edit instead)."""
+        if not self.walker or isinstance(self.columns[self.focus_col], SubgridColumn):
             return
         text = self.walker[self.focus_row].cells[self.focus_col]
         self.edit_widget = urwid.Edit(edit_text=text, wrap="any")
@@ -275,6 +290,29 @@ class GridEditor(urwid.WidgetWrap):
         text = self.edit_widget.edit_text
         self.edit_widget = None
         self.set_cell(text)
+
+    def open_subgrid(self) -> None:
+        """The focused cell's pairs in a grid editor of their own; leaving that grid puts
+        the edited pairs back in the cell. A cell whose text cannot be read opens nothing:
+        the status bar says why, and ``e`` edits the text."""
+        if not self.walker:
+            return
+        column = self.columns[self.focus_col]
+        row = self.walker[self.focus_row]
+        try:
+            pairs = column.parse(row.cells[self.focus_col])
+        except ValueError as e:
+            self.ui.status(f"{column.heading}: {e} (e edits the text)")
+            return
+
+        def put_back(edited: list[tuple]) -> None:
+            # The focus cannot move while the sub-grid is shown: set_cell finds the cell.
+            self.set_cell(column.display(edited))
+            self._refresh()
+
+        owner = f" of {row.cells[0]}" if row.cells[0] else ""
+        self.ui.push(GridEditor(self.ui, f"Editing {column.heading.lower()}{owner}",
+                                column.subcolumns, pairs, put_back))
 
     def set_cell(self, text: str) -> None:
         """Put ``text`` in the focused cell and say at once what is wrong with its row."""
@@ -407,7 +445,7 @@ class GridEditor(urwid.WidgetWrap):
         "g": lambda self: self.set_focus_row(0),
         "G": lambda self: self.set_focus_row(len(self.walker) - 1),
         "tab": lambda self: self.next_field(),
-        "enter": lambda self: self.start_edit(),
+        "enter": lambda self: self.enter(),
         "a": lambda self: self.add_row(),
         "A": lambda self: self.add_row(before=True),
         "d": lambda self: self.delete_row(),

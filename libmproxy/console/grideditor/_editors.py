@@ -2,18 +2,21 @@
 the edited data, in the caller's shape, to ``callback`` (see ``_base`` for when)."""
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Sequence
 
 from netlib.http import user_agents
+from netlib.http.cookies import SetCookie
 
 from libmproxy.console.grideditor._base import GridEditor, GridRow
 from libmproxy.console.grideditor._columns import (
-    BytesColumn, Column, EscapedTextColumn, FilterColumn, RegexColumn,
+    BytesColumn, Column, EscapedTextColumn, FilterColumn, RegexColumn, SubgridColumn,
+    UnaryValueColumn,
 )
 from libmproxy.features.replace import Replace
 
-__all__ = ["HeaderEditor", "edit_headers", "edit_query", "edit_form", "edit_replacements",
-           "edit_setheaders", "edit_list"]
+__all__ = ["HeaderEditor", "edit_headers", "edit_query", "edit_form", "edit_cookies",
+           "edit_set_cookies", "edit_replacements", "edit_setheaders", "edit_list"]
 
 USER_AGENT = b"User-Agent"
 
@@ -84,6 +87,74 @@ def edit_form(ui: Any, title: str, fields: Sequence[tuple[str, str]],
               callback: Callable[[list[tuple[str, str]]], Any]) -> GridEditor:
     """A URL-encoded form's (key, value) pairs."""
     return edit_query(ui, title, fields, callback)
+
+
+# What a cookie or attribute name cannot hold: anything but visible ASCII, and the
+# characters that end a name in a Cookie or Set-Cookie header ("=" its value, ";" the
+# pair, "," a cookie of a folded header, '"' a quoted string). RFC 6265 asks for an HTTP
+# token, but servers send names outside it (PHP's "cart[1]") and browsers take them, so
+# only what would change how the header is read is refused.
+_NOT_IN_COOKIE_NAME = re.compile(r'[^\x21-\x7e]|[=;,"]')
+
+
+def _name_error(what: str, name: str) -> str | None:
+    if not name:
+        return f"{what} needs a name"
+    bad = _NOT_IN_COOKIE_NAME.search(name)
+    return f"{what} name cannot hold {bad.group()!r}" if bad else None
+
+
+def _cookie_name_error(name: str) -> str | None:
+    return _name_error("a cookie", name)
+
+
+def _attribute_name_error(name: str) -> str | None:
+    return _name_error("an attribute", name)
+
+
+def _attribute_value_error(value: str | None) -> str | None:
+    # Attribute values are written as they are (an Expires date holds spaces and a
+    # comma), so only ";" would break the header: it ends the attribute.
+    return "';' would end the attribute" if value and ";" in value else None
+
+
+def edit_cookies(ui: Any, title: str, cookies: Sequence[tuple[str, str | None]],
+                 callback: Callable[[list[tuple[str, str | None]]], Any]) -> GridEditor:
+    """A request's cookies as (name, value) rows, sent back as the same pairs (the
+    caller writes them as one Cookie header).
+
+    A bare cookie (``name`` without "=", value None) shows an empty value and stays bare
+    unless it is given one, so editing another row does not rewrite it as ``name=``.
+    """
+    bare = ({name for name, value in cookies if value is None}
+            - {name for name, value in cookies if value == ""})
+
+    def save(rows: list[tuple[str, str]]) -> Any:
+        return callback([(name, None if value == "" and name in bare else value)
+                         for name, value in rows])
+
+    editor = GridEditor(ui, title, [EscapedTextColumn("Name", _cookie_name_error),
+                                    EscapedTextColumn("Value")],
+                        [(name, value or "") for name, value in cookies], save)
+    ui.push(editor)
+    return editor
+
+
+def edit_set_cookies(ui: Any, title: str, cookies: Sequence[SetCookie],
+                     callback: Callable[[list[SetCookie]], Any]) -> GridEditor:
+    """A response's Set-Cookie cookies as (name, value, attributes) rows, attributes being
+    (name, value) pairs with None for a unary one (``HttpOnly``). The Attributes cell
+    opens a grid of its own with enter (0.18's sub-editor); there an empty value makes
+    the attribute unary."""
+    attributes = SubgridColumn("Attributes", [
+        EscapedTextColumn("Name", _attribute_name_error),
+        UnaryValueColumn("Value", _attribute_value_error)])
+    editor = GridEditor(ui, title, [EscapedTextColumn("Name", _cookie_name_error),
+                                    EscapedTextColumn("Value"), attributes],
+                        [(name, value, list(attrs)) for name, value, attrs in cookies],
+                        callback)
+    ui.push(editor)
+    return editor
 
 
 def _replacement_error(row: tuple[str, str, str]) -> tuple[int, str] | None:

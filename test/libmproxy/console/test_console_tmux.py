@@ -241,3 +241,27 @@ def test_the_cell_being_edited_has_a_background(console, origin):
     c.keys("Enter")
     c.wait_until(lambda _: EDIT_BACKGROUND.search(c.styled_line_with("127.0.0.1")),
                  "the edited cell's background")
+
+
+def test_an_edited_request_cookie_reaches_the_origin(console, origin):
+    """Intercept, ``e`` ``c``: the cookie's value changed in the grid; ``a`` sends it on,
+    and the origin receives the edited Cookie header."""
+    c = console()
+    c.set_intercept("~q")
+    client = c.curl_background("-H", "Cookie: sid=old; theme=dark", f"{origin.url}/cookie")
+    c.wait_for(f"GET {origin.url}/cookie")
+    c.keys("Enter")
+    c.wait_for("Request intercepted", "sid=old; theme=dark")
+    c.keys("e")
+    c.wait_for("cookies(c)")
+    c.keys("c")
+    c.wait_for("Editing request cookies", "sid", "dark")
+    c.keys("l", "Enter", "BSpace", "BSpace", "BSpace")
+    c.type("new")
+    c.keys("Enter", "q")
+    c.wait_for("Cookie:", "sid=new; theme=dark")
+    c.keys("a")
+    out, err = client.communicate(timeout=SCREEN_WAIT)
+    assert client.returncode == 0, err
+    cookies = [v for k, v in origin.last()["headers"] if k.lower() == "cookie"]
+    assert cookies == ["sid=new; theme=dark"]

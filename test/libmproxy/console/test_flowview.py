@@ -391,7 +391,8 @@ def test_edit_form_over_another_body_asks_first(ui):
 def test_edit_response_code_and_message(ui):
     flow = http_flow()
     c = ui(flow).open("Response").press("e")
-    assert "Edit response (code(o), message(m), header(h), raw body(r))?" in c.screen
+    assert "Edit response (code(o), message(m), header(h), raw body(r), set-cookies(c))?" \
+        in c.screen
     c.press("o").clear_prompt().type("4x4").press("enter")
     assert c.window.statusbar.prompting
     c.clear_prompt().type("404").press("enter")
@@ -399,6 +400,90 @@ def test_edit_response_code_and_message(ui):
     c.press("e", "m").clear_prompt().type("Gone Fishing").press("enter")
     assert flow.response.reason == "Gone Fishing"
     assert "404 Gone Fishing" in c.screen
+
+
+def test_edit_request_cookies_writes_one_cookie_header_and_V_reverts(ui):
+    flow = http_flow(request_headers=[("Cookie", "sid=old"), ("Cookie", "theme=dark")])
+    c = ui(flow).open().press("e")
+    assert "raw body(r), method(m), cookies(c))?" in c.screen.replace("\n", "")
+    c.press("c")
+    assert c.window.title.text == "Editing request cookies"
+    assert [line.split() for line in c.screen.splitlines()[2:4]] == [["sid", "old"],
+                                                                      ["theme", "dark"]]
+    c.press("l", "enter", *["backspace"] * 3).type("new value").press("esc")
+    c.press("G", "a").type("lang").press("tab").type("en").press("esc", "q")
+    assert isinstance(c.view, flowview.FlowView)
+    # What the server gets: one Cookie header, a value with a space quoted.
+    assert flow.request.headers.get_all("cookie") == ['sid="new value"; theme=dark; lang=en']
+    assert 'Cookie:     sid="new value"; theme=dark; lang=en' in c.screen
+    c.press("V")
+    assert flow.request.headers.get_all("cookie") == ["sid=old", "theme=dark"]
+    assert "Reverted." in c.screen
+
+
+def test_deleting_every_request_cookie_removes_the_header(ui):
+    flow = http_flow(request_headers=[("Cookie", "sid=old")])
+    c = ui(flow).open().press("e", "c", "d", "q")
+    assert "cookie" not in flow.request.headers
+    assert "Cookie:" not in c.screen
+
+
+def test_a_bad_cookie_name_keeps_the_editor_and_the_flow(ui):
+    flow = http_flow(request_headers=[("Cookie", "sid=old")])
+    c = ui(flow).open().press("e", "c", "enter", "end").type("=x").press("esc", "q")
+    assert c.window.title.text == "Editing request cookies"
+    assert "Row 1, Name: a cookie name cannot hold '='" in c.screen
+    assert flow.request.headers["cookie"] == "sid=old" and not flow.modified()
+
+
+SET_COOKIE_HEADERS = [("Content-Type", "text/html"),
+                      ("Set-Cookie", "sid=abc; Path=/; HttpOnly"),
+                      ("Set-Cookie", "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT")]
+
+
+def test_edit_set_cookies_and_their_attributes_then_V_reverts(ui):
+    flow = http_flow(response_headers=SET_COOKIE_HEADERS)
+    c = ui(flow).open("Response").press("e", "c")
+    assert c.window.title.text == "Editing Set-Cookie headers"
+    assert c.screen.splitlines()[2].split() == ["sid", "abc", "Path=/;", "HttpOnly"]
+    c.press("l", "enter", "end").type("2").press("esc")  # sid=abc2
+    c.press("l", "enter")
+    assert c.window.title.text == "Editing attributes of sid"
+    c.press("l", "enter").type("app").press("esc")  # Path=/app; HttpOnly stays unary
+    c.press("G", "a").type("Domain").press("tab").type("example.com").press("esc", "q")
+    assert c.window.title.text == "Editing Set-Cookie headers"
+    c.press("q")
+    assert isinstance(c.view, flowview.FlowView)
+    assert flow.response.headers.get_all("set-cookie") == [
+        "sid=abc2; Path=/app; HttpOnly; Domain=example.com",
+        "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT"]
+    assert "Set-Cookie:   sid=abc2; Path=/app; HttpOnly; Domain=example.com" in c.screen
+    value, attrs = flow.response.cookies["sid"]
+    assert value == "abc2" and attrs["HttpOnly"] is None
+    c.press("V")
+    assert flow.response.headers.get_all("set-cookie") == [v for k, v in SET_COOKIE_HEADERS
+                                                           if k == "Set-Cookie"]
+    assert "HttpOnly; Domain" not in c.screen
+
+
+def test_set_cookie_rows_added_and_deleted(ui):
+    flow = http_flow(response_headers=SET_COOKIE_HEADERS)
+    c = ui(flow).open("Response").press("e", "c", "d", "G", "a")
+    c.type("new").press("tab").type("1").press("esc", "q")
+    assert flow.response.headers.get_all("set-cookie") == [
+        "theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT", "new=1"]
+    c.press("e", "c", "d", "d", "q")
+    assert "set-cookie" not in flow.response.headers
+    assert flow.response.headers["content-type"] == "text/html"
+
+
+def test_a_nameless_set_cookie_must_be_named_before_saving(ui):
+    flow = http_flow(response_headers=[("Set-Cookie", "orphan; Path=/")])
+    c = ui(flow).open("Response").press("e", "c", "l", "enter").type("x").press("esc", "q")
+    assert "Row 1, Name: a cookie needs a name" in c.screen
+    assert flow.response.headers["set-cookie"] == "orphan; Path=/"
+    c.press("enter").type("id").press("esc", "q")
+    assert flow.response.headers["set-cookie"] == "id=orphanx; Path=/"
 
 
 def test_editing_a_missing_response_makes_one(ui):

@@ -402,3 +402,146 @@ def test_vi_keys_and_tab_move_the_focus(window, calls, press):
     assert "focusfield" in attrs_of(window, "~s")
     press(window, "g")
     assert "focusfield" in attrs_of(window, "~q")
+
+
+# --- cookies ----------------------------------------------------------------------------------
+
+SET_COOKIES = [("sid", "abc", [("Path", "/"), ("HttpOnly", None)]),
+               ("theme", "dark", [("Expires", "Wed, 21 Oct 2037 07:28:00 GMT")])]
+
+
+def test_request_cookies_grid_keeps_a_bare_cookie_bare(window, calls, screen, press):
+    grideditor.edit_cookies(window, "Editing request cookies",
+                            [("sid", "abc"), ("flag", None), ("empty", "")], calls)
+    lines = screen(window)
+    assert lines[0] == "Editing request cookies"
+    assert [line.split() for line in lines[1:5]] == [
+        ["Name", "Value"], ["sid", "abc"], ["flag"], ["empty"]]
+    press(window, "l", "enter", *"-2", "esc", "q")
+    assert calls == [[("sid", "abc-2"), ("flag", None), ("empty", "")]]
+
+
+def test_a_bare_cookie_given_a_value_gets_it(window, calls, press):
+    grideditor.edit_cookies(window, "Editing request cookies", [("flag", None)], calls)
+    press(window, "l", "enter", *"on", "esc", "q")
+    assert calls == [[("flag", "on")]]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("", "Row 1, Name: a cookie needs a name"),
+    ("a=b", "Row 1, Name: a cookie name cannot hold '='"),
+    ("two words", "Row 1, Name: a cookie name cannot hold ' '"),
+    ("semi;colon", "Row 1, Name: a cookie name cannot hold ';'"),
+    ("caf\\u00e9", "Row 1, Name: a cookie name cannot hold 'é'"),
+])
+def test_a_bad_cookie_name_is_refused_with_its_reason(window, calls, screen, press, name,
+                                                      message):
+    grideditor.edit_cookies(window, "Editing request cookies", [], calls)
+    press(window, "a", *name, "tab", *"v", "esc", "q")
+    assert message in screen(window)[-1]
+    assert calls == []
+    assert screen(window)[0] == "Editing request cookies"
+
+
+def test_cookie_names_browsers_take_are_kept(window, calls, press):
+    """Not an RFC token, but sent by real servers (PHP arrays) and kept by browsers."""
+    grideditor.edit_cookies(window, "Editing request cookies", [], calls)
+    press(window, "a", *"cart[1]", "tab", *"2", "esc", "q")
+    assert calls == [[("cart[1]", "2")]]
+
+
+def test_set_cookie_grid_shows_attributes_in_cookie_syntax(window, calls, screen, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES, calls)
+    lines = screen(window, (100, 24))
+    assert lines[1].split() == ["Name", "Value", "Attributes"]
+    assert lines[2].split() == ["sid", "abc", "Path=/;", "HttpOnly"]
+    assert lines[3].split(maxsplit=2) == ["theme", "dark",
+                                          "Expires=Wed, 21 Oct 2037 07:28:00 GMT"]
+    press(window, "q")
+    assert calls == []  # nothing changed
+
+
+def test_enter_on_attributes_opens_their_own_grid(window, calls, screen, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES, calls)
+    press(window, "l", "l", "enter")
+    lines = screen(window)
+    assert lines[0] == "Editing attributes of sid"
+    assert [line.split() for line in lines[1:4]] == [["Name", "Value"], ["Path", "/"],
+                                                     ["HttpOnly"]]  # unary: no value
+    press(window, "l", "enter", *"app", "esc")  # Path=/app
+    press(window, "G", "a", *"Domain", "tab", *"example.com", "esc", "q")
+    assert screen(window)[0] == "Editing Set-Cookie headers"
+    assert screen(window, (100, 24))[2].split() == [
+        "sid", "abc", "Path=/app;", "HttpOnly;", "Domain=example.com"]
+    press(window, "q")
+    assert calls == [[("sid", "abc", [("Path", "/app"), ("HttpOnly", None),
+                                      ("Domain", "example.com")]), SET_COOKIES[1]]]
+
+
+def test_an_emptied_attribute_value_makes_it_unary(window, calls, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "l", "enter", "l", "enter", "backspace", "esc", "q", "q")
+    assert calls == [[("sid", "abc", [("Path", None), ("HttpOnly", None)])]]
+
+
+def test_bad_attributes_are_refused_in_their_grid(window, calls, screen, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "l", "enter", "a", "tab", *"x", "esc", "q")
+    assert "Row 2, Name: an attribute needs a name" in screen(window)[-1]
+    press(window, "h", "enter", *"Max Age", "esc", "q")
+    assert "Row 2, Name: an attribute name cannot hold ' '" in screen(window)[-1]
+    press(window, "enter", *["backspace"] * len("Max Age"), *"Domain", "esc")
+    press(window, "l", "enter", *";y", "esc", "q")
+    assert "Row 2, Value: ';' would end the attribute" in screen(window)[-1]
+    assert screen(window)[0] == "Editing attributes of sid"
+    press(window, "d", "q", "q")
+    assert calls == []  # the bad row deleted: nothing changed
+
+
+def test_tab_while_editing_stops_before_the_attributes(window, calls, screen, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "enter", *"2", "tab")
+    assert "Editing: esc" not in "\n".join(screen(window))
+    assert "focusfield" in attrs_of(window, "Path=/")
+    press(window, "q")
+    assert calls == [[("sid", "abc2", SET_COOKIES[0][2])]]
+
+
+def test_the_attributes_line_in_the_external_editor(window, calls, monkeypatch, screen,
+                                                    press):
+    monkeypatch.setenv("EDITOR", "sed -i s/HttpOnly/Secure;SameSite=Lax/")
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "l", "e")
+    assert screen(window)[2].split() == ["sid", "abc", "Path=/;", "Secure;SameSite=Lax"]
+    press(window, "q")
+    assert calls == [[("sid", "abc", [("Path", "/"), ("Secure", None),
+                                      ("SameSite", "Lax")])]]
+
+
+def test_an_unreadable_attributes_line_says_why_and_opens_nothing(window, calls, monkeypatch,
+                                                                  screen, press):
+    monkeypatch.setenv("EDITOR", "sed -i s/Path=/=/")
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "l", "e")
+    assert "Attributes: an attribute needs a name" in screen(window)[-1]
+    press(window, "enter")
+    assert screen(window)[0] == "Editing Set-Cookie headers"
+    assert "Attributes: an attribute needs a name (e edits the text)" in screen(window)[-1]
+    press(window, "q")
+    assert "Row 1, Attributes: an attribute needs a name" in screen(window)[-1]
+    assert calls == []
+
+
+def test_attributes_read_from_a_file(window, calls, tmp_path, press):
+    raw = tmp_path / "attrs"
+    raw.write_bytes(b"Path=/x; HttpOnly")
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES[:1], calls)
+    press(window, "l", "l", "R", *str(raw), "enter", "q")
+    assert calls == [[("sid", "abc", [("Path", "/x"), ("HttpOnly", None)])]]
+
+
+def test_set_cookie_help_says_enter_opens_the_attributes(window, calls, screen, press):
+    grideditor.edit_set_cookies(window, "Editing Set-Cookie headers", SET_COOKIES, calls)
+    press(window, "?")
+    assert "on Attributes: edit them in a grid of their own" in "\n".join(
+        screen(window, (80, 60)))
