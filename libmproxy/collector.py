@@ -16,9 +16,16 @@ __all__ = ["paused"]
 
 
 @contextlib.contextmanager
-def paused() -> Iterator[None]:
+def paused(kept: bool = False) -> Iterator[None]:
     """The collector off for the ``with`` block, and on again after it unless it was off
-    before. Other threads meanwhile only miss collections; they never wait."""
+    before. Other threads meanwhile only miss collections; they never wait.
+
+    ``kept``: what the block made stays for long (the flows of a file loaded into the
+    console). Then it is moved out of the collector's sight (``gc.freeze``), since it has
+    no cycles to find: otherwise the next full collection would scan it all, a pause of
+    about 0.6 s per 50,000 flows, at whatever keypress it happens to follow.
+    Reference counting still frees such objects once they are dropped (a deleted flow).
+    """
     if not gc.isenabled():
         yield
         return
@@ -26,4 +33,6 @@ def paused() -> Iterator[None]:
     try:
         yield
     finally:
+        if kept:
+            gc.freeze()
         gc.enable()

@@ -270,7 +270,7 @@ class ConsoleMaster(FlowMaster):
         count = 0
         try:
             # The collector paused: every flow read is kept (see libmproxy.collector).
-            with open(path, "rb") as f, self.state.batch(), collector.paused():
+            with open(path, "rb") as f, self.state.batch(), collector.paused(kept=True):
                 for flow in FlowReader(f).stream():
                     self._add_saved(flow)
                     count += 1
@@ -403,7 +403,7 @@ class _FileLoad:
             return
         deadline = time.monotonic() + LOAD_STEP_SECONDS
         try:
-            with master.state.batch():
+            with master.state.batch(), collector.paused(kept=True):
                 for flow in self.flows:
                     master._add_saved(flow)
                     self.count += 1

@@ -186,7 +186,7 @@ def read_flows_from_paths(paths: Iterable[str | os.PathLike]) -> list[Flow]:
     the user asked for.
     """
     flows: list[Flow] = []
-    with collector.paused():  # all of them kept: see libmproxy.collector
+    with collector.paused(kept=True):  # all of them kept: see libmproxy.collector
         for path in paths:
             _read_all(path, flows)
     return flows
