@@ -21,6 +21,8 @@ import bisect
 import contextlib
 from typing import Any, Callable, Iterator
 
+from libmproxy import collector
+
 __all__ = ["State"]
 
 Listener = Callable[[Any], None]
@@ -52,6 +54,8 @@ class State:
         self.on_remove: Callable[[Any], None] | None = None
         self._batching = 0
         self._batched = False
+        # Every flow is kept for the session: out of the cycle collector's sight.
+        self._kept = collector.Kept()
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class State:
         self._order[id(flow)] = self._arrivals
         self._arrivals += 1
         self.flows.append(flow)
+        self._kept.added()
         if self._matches(flow):
             self.view.append(flow)
             self._in_view.add(id(flow))
@@ -268,6 +273,7 @@ class State:
     def _release(self, flow: Any) -> None:
         if self.on_remove is not None:
             self.on_remove(flow)
+        self._kept.removed()
 
     def _forget(self, flow: Any) -> None:
         self._release(flow)

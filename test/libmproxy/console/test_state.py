@@ -223,3 +223,32 @@ def test_fifty_thousand_flows(make_flow):
     newest = make_flow("/newest", status=404)
     state.add_flow(newest)
     assert state.focus_flow is newest and len(state.flows) == MANY
+
+
+def test_kept_flows_leave_the_collectors_sight_and_deleted_ones_are_still_collected(
+        make_flow, monkeypatch):
+    """Every FREEZE_STEP flows the store's objects are frozen (no full collection scans
+    them again); deleting thaws them, so a deleted flow in a reference cycle is still
+    freed by the collector."""
+    import gc
+    import weakref
+
+    from libmproxy import collector
+
+    monkeypatch.setattr(collector, "FREEZE_STEP", 3)
+    gc.unfreeze()
+    state = State()
+    flows = [make_flow(f"/{i}") for i in range(3)]
+    for f in flows[:2]:
+        state.add_flow(f)
+    assert gc.get_freeze_count() == 0
+    state.add_flow(flows[2])
+    assert gc.get_freeze_count() > 0
+    doomed = flows[0]
+    doomed.cycle = doomed  # a flow only the collector can free once dropped
+    gone = weakref.ref(doomed)
+    state.delete_flow(doomed)
+    del doomed, flows
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None
