@@ -29,6 +29,8 @@ import pytest
 from libmproxy.protocol import http2_messages
 from libmproxy.proxy import next_layer
 
+from .servers import ThreadedServer
+
 WAIT = 10.0
 MB = 1024 * 1024
 
@@ -40,7 +42,7 @@ TRAILERS = [(b"grpc-status", b"0"), (b"grpc-message", b"all good")]
 
 # --- the origin --------------------------------------------------------------------------------
 
-class H2Origin:
+class H2Origin(ThreadedServer):
     """An HTTP/2 server over TLS (the ``pki`` origin certificate) on 127.0.0.1.
 
     Paths:
@@ -65,18 +67,12 @@ class H2Origin:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(cert_file)
         self.context.set_alpn_protocols(list(alpn))
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.requests: list[dict] = []
         self.resets: list[tuple[str, int]] = []
         self.client_settings: list[dict] = []
         self.connections = 0
         self.changed = threading.Condition()
-        self._threads: list[threading.Thread] = []
-        self._socks: list[socket.socket] = []
-        self._closing = False
-        self._accepter = threading.Thread(target=self._accept, name=f"h2 origin {self.port}")
-        self._accepter.start()
+        super().__init__("h2 origin")
 
     @property
     def url(self) -> str:
@@ -90,37 +86,6 @@ class H2Origin:
         with self.changed:
             f()
             self.changed.notify_all()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            if self._closing:
-                sock.close()
-                return
-            self._socks.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock,),
-                                      name=f"h2 origin {self.port} connection")
-            self._threads.append(thread)
-            thread.start()
-
-    def close(self) -> None:
-        self._closing = True
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (Linux)
-        except OSError:
-            pass
-        self.listener.close()
-        self._accepter.join(WAIT)
-        for sock in self._socks:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in self._threads:
-            thread.join(WAIT)
 
     # --- one connection ---
 

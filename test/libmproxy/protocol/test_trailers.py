@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import socket
-import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +20,8 @@ from netlib.http import Headers
 from libmproxy.flow import FlowReader, FlowWriter, read_flows_from_paths
 from libmproxy.flow import io as flow_io
 from libmproxy.models import HTTPFlow, HTTPRequest, HTTPResponse
+
+from .servers import ThreadedServer
 
 WAIT = 10.0
 
@@ -80,30 +81,13 @@ def dechunk(message: bytes) -> tuple[bytes, bytes, bytes]:
         body, rest = body + rest[:size], rest[size + 2:]
 
 
-class RawOrigin:
+class RawOrigin(ThreadedServer):
     """An HTTP/1.1 server on 127.0.0.1 that answers each request with ``RESPONSES[path]``
     on a keep-alive connection and records every request byte for byte (``requests``)."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
         self.requests: list[bytes] = []
-        self._socks: list[socket.socket] = []
-        self._threads: list[threading.Thread] = []
-        self._accepter = threading.Thread(target=self._accept, name=f"raw origin {self.port}")
-        self._accepter.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                sock, _ = self.listener.accept()
-            except OSError:
-                return
-            self._socks.append(sock)
-            thread = threading.Thread(target=self._serve, args=(sock,),
-                                      name=f"raw origin {self.port} connection")
-            self._threads.append(thread)
-            thread.start()
+        super().__init__("raw origin")
 
     def _serve(self, sock: socket.socket) -> None:
         sock.settimeout(WAIT)
@@ -117,21 +101,6 @@ class RawOrigin:
                 self.requests.append(request)
                 path = request.split(b" ")[1].decode()
                 sock.sendall(RESPONSES[path])
-
-    def close(self) -> None:
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        self._accepter.join(WAIT)
-        for sock in self._socks:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        for thread in self._threads:
-            thread.join(WAIT)
 
 
 @pytest.fixture
