@@ -156,6 +156,17 @@ def _parse_args(tool: str, parser: Any, argv: Sequence[str] | None) -> Any:
     return parser.parse_args(argv)
 
 
+def _options_and_config(tool: str, parser: Any, get_options: Any,
+                        argv: Sequence[str] | None) -> tuple[dict[str, Any], Any]:
+    """The tool's options (``get_options`` of the parsed arguments) and its ProxyConfig,
+    with the onboarding app served from the CA directory."""
+    args = _parse_args(tool, parser, argv)
+    options = get_options(args)
+    cadir = cmdline.get_proxy_kwargs(args)["cadir"]
+    return options, cmdline.process_proxy_options(parser, args,
+                                                  apps=make_apps(options, cadir))
+
+
 def _server(no_server: bool, config: Any) -> Any:
     """The proxy server (-n: one that serves nothing). ServerException if it cannot
     listen."""
@@ -182,10 +193,8 @@ def mitmdump(argv: Sequence[str] | None = None) -> int:
     its config files (libmproxy.config_files); return the exit status. Bad flags and bad
     config files exit through argparse (SystemExit 2)."""
     parser = cmdline.mitmdump()
-    args = _parse_args("mitmdump", parser, argv)
-    options = cmdline.get_common_options(args)
-    cadir = cmdline.get_proxy_kwargs(args)["cadir"]
-    config = cmdline.process_proxy_options(parser, args, apps=make_apps(options, cadir))
+    options, config = _options_and_config("mitmdump", parser, cmdline.get_common_options,
+                                          argv)
 
     try:
         master = dump.DumpMaster(None, dump.Options.from_dict(options))
@@ -228,10 +237,8 @@ def mitmproxy(argv: Sequence[str] | None = None) -> int:
     flag, filter, script or flow file, a taken port, no terminal) is one line on stderr
     before the screen opens."""
     parser = cmdline.mitmproxy()
-    args = _parse_args("mitmproxy", parser, argv)
-    options = cmdline.get_console_options(args)
-    cadir = cmdline.get_proxy_kwargs(args)["cadir"]
-    config = cmdline.process_proxy_options(parser, args, apps=make_apps(options, cadir))
+    options, config = _options_and_config("mitmproxy", parser, cmdline.get_console_options,
+                                          argv)
 
     from libmproxy.console.master import ConsoleError, ConsoleMaster, ConsoleOptions
     try:

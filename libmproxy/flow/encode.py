@@ -85,13 +85,12 @@ def encode_flow(flow: Flow) -> bytes:
             return _tnetstring.encode(flow, _specs, _fallback)
         except _tnetstring.LargeValue:
             pass
-    out: list[bytes] = []
-    encode_value(flow, out)
-    return b"".join(out)
+    return _fallback(flow)
 
 
 def _fallback(value: Any) -> bytes:
-    """What the C walker has no spec for (yet), or what a spec's guard refused."""
+    """The Python walker's encoding of ``value``: what the C walker has no spec for (yet),
+    what a spec's guard refused, and whatever the C walker leaves to it."""
     out: list[bytes] = []
     encode_value(value, out)
     return b"".join(out)
